@@ -1,0 +1,61 @@
+"""Where each file of the pipeline lives inside the data folder.
+
+    incoming/transactions_<date>.csv        batches as they arrive
+    validated/<date>/transactions.parquet   accepted rows, typed, with row_id
+    validated/<date>/quarantine.csv         rejected rows with the reason
+    validated/<date>/report.json            validation counts
+    runs/<date>/*.json                      MLflow run ids and decisions, per task
+    predictions/<date>/predictions.csv      scores of the production model
+    mlflow/                                 embedded tracking store and artifacts
+    logs/pipeline.log                       log of every command
+"""
+
+import re
+from datetime import date
+from pathlib import Path
+
+from pipeline import settings
+
+INCOMING_PATTERN = re.compile(r"^transactions_(\d{4}-\d{2}-\d{2})\.csv$")
+
+
+def incoming_dir() -> Path:
+    return settings.data_dir() / "incoming"
+
+
+def incoming_path(day: date) -> Path:
+    return incoming_dir() / f"transactions_{day.isoformat()}.csv"
+
+
+def validated_dir(day: date) -> Path:
+    return settings.data_dir() / "validated" / day.isoformat()
+
+
+def runs_dir(day: date) -> Path:
+    return settings.data_dir() / "runs" / day.isoformat()
+
+
+def predictions_dir(day: date) -> Path:
+    return settings.data_dir() / "predictions" / day.isoformat()
+
+
+def log_path() -> Path:
+    return settings.data_dir() / "logs" / "pipeline.log"
+
+
+def incoming_dates() -> list[date]:
+    """List the dates of every batch file in the landing folder, oldest first."""
+    if not incoming_dir().is_dir():
+        return []
+    found = []
+    for path in incoming_dir().iterdir():
+        match = INCOMING_PATTERN.match(path.name)
+        if match:
+            found.append(date.fromisoformat(match.group(1)))
+    return sorted(found)
+
+
+def previous_batch_date(day: date) -> date | None:
+    """Return the latest batch date before ``day`` in the landing folder, if any."""
+    earlier = [d for d in incoming_dates() if d < day]
+    return earlier[-1] if earlier else None
