@@ -18,3 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+# The production services on 127.0.0.1 without Docker (S3 endpoint, mlflow server on
+# PostgreSQL, luigid). Pass options with SERVICES_ARGS, e.g. SERVICES_ARGS="--mlflow-port 5001".
+.PHONY: services services-stop
+
+services: $(VENV)/.installed
+	$(BIN)/python scripts/services.py start $(SERVICES_ARGS)
+
+services-stop: $(VENV)/.installed
+	$(BIN)/python scripts/services.py stop $(SERVICES_ARGS)
