@@ -1,13 +1,13 @@
 """Where each file of the pipeline lives inside the data folder.
 
-    incoming/transactions_<date>.csv        batches as they arrive
-    validated/<date>/transactions.parquet   accepted rows, typed, with row_id
-    validated/<date>/quarantine.csv         rejected rows with the reason
-    validated/<date>/report.json            validation counts
-    runs/<date>/*.json                      MLflow run ids and decisions, per task
-    predictions/<date>/predictions.csv      scores of the production model
-    mlflow/                                 embedded tracking store and artifacts
-    logs/pipeline.log                       log of every command
+incoming/transactions_<date>.csv        batches as they arrive
+validated/<date>/transactions.parquet   accepted rows, typed, with row_id
+validated/<date>/quarantine.csv         rejected rows with the reason
+validated/<date>/report.json            validation counts
+runs/<date>/*.json                      MLflow run ids and decisions, per task
+predictions/<date>/predictions.csv      scores of the production model
+mlflow/                                 embedded tracking store and artifacts
+logs/pipeline.log                       log of every command
 """
 
 import re
@@ -55,7 +55,24 @@ def incoming_dates() -> list[date]:
     return sorted(found)
 
 
+def batch_dates() -> list[date]:
+    """List every batch date that arrived, oldest first.
+
+    A date counts once its file is in the landing folder or its validated batch is
+    stored, so clearing processed files out of the landing folder changes nothing.
+    """
+    validated_root = settings.data_dir() / "validated"
+    validated = set()
+    if validated_root.is_dir():
+        for folder in validated_root.iterdir():
+            try:
+                validated.add(date.fromisoformat(folder.name))
+            except ValueError:
+                continue
+    return sorted(validated | set(incoming_dates()))
+
+
 def previous_batch_date(day: date) -> date | None:
-    """Return the latest batch date before ``day`` in the landing folder, if any."""
-    earlier = [d for d in incoming_dates() if d < day]
+    """Return the latest batch date before ``day``, if any."""
+    earlier = [d for d in batch_dates() if d < day]
     return earlier[-1] if earlier else None

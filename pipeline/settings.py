@@ -35,11 +35,15 @@ class fraud(luigi.Config):  # noqa: N801 - Luigi names the config section after 
     """The ``[fraud]`` section of luigi.cfg."""
 
     experiment_name = luigi.Parameter(description="MLflow experiment of the daily runs")
-    model_name = luigi.Parameter(description="Registered model name in the MLflow registry")
+    model_name = luigi.Parameter(
+        description="Registered model name in the MLflow registry"
+    )
     hours_per_day = luigi.FloatParameter(
         description="Hours of the source's Time column that make one simulated day"
     )
-    start_date = luigi.DateParameter(description="Date given to the first simulated day")
+    start_date = luigi.DateParameter(
+        description="Date given to the first simulated day"
+    )
     window_days = luigi.IntParameter(
         description="Number of dates up to the batch date that form the training window"
     )
@@ -50,7 +54,9 @@ class fraud(luigi.Config):  # noqa: N801 - Luigi names the config section after 
         description="Average precision a challenger must gain over production"
     )
     seed = luigi.IntParameter(description="Random seed of every candidate")
-    candidates = luigi.ListParameter(description="Names of the [candidate.NAME] sections")
+    candidates = luigi.ListParameter(
+        description="Names of the [candidate.NAME] sections"
+    )
 
 
 def data_dir() -> Path:

@@ -1,0 +1,239 @@
+"""The ``fraud-pipeline`` command."""
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipeline import settings
+
+logger = logging.getLogger("pipeline.cli")
+
+SCHEDULER_URL_VARIABLE = "FRAUD_SCHEDULER_URL"
+
+
+def parse_date(text: str) -> date:
+    try:
+        return settings.parse_date(text)
+    except settings.SettingsError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler-url",
+        default=os.environ.get(SCHEDULER_URL_VARIABLE),
+        help=(
+            "luigid to run through, e.g. http://127.0.0.1:8082 "
+            f"(default: ${SCHEDULER_URL_VARIABLE}, else a local scheduler in this process)"
+        ),
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Luigi worker processes (default 1)"
+    )
+
+
+def build(tasks: list, args: argparse.Namespace) -> int:
+    """Run Luigi tasks; return 0 when all are done, 1 otherwise, with Luigi's summary."""
+    import luigi
+    import luigi.configuration
+
+    # Logging is already set up by logs.configure(); Luigi would add a second handler.
+    luigi.configuration.get_config().set("core", "no_configure_logging", "true")
+    options = {"workers": args.workers, "detailed_summary": True}
+    if args.scheduler_url:
+        options["scheduler_url"] = args.scheduler_url
+    else:
+        options["local_scheduler"] = True
+    # Luigi logs its execution summary itself.
+    result = luigi.build(tasks, **options)
+    succeeded = result.status in (
+        luigi.execution_summary.LuigiStatusCode.SUCCESS,
+        luigi.execution_summary.LuigiStatusCode.SUCCESS_WITH_RETRY,
+    )
+    return 0 if succeeded else 1
+
+
+def command_split_days(args: argparse.Namespace) -> int:
+    from pipeline.batches import split_days
+
+    config = settings.fraud()
+    written = split_days(
+        args.source,
+        start_date=args.start_date or config.start_date,
+        hours_per_day=args.hours_per_day or config.hours_per_day,
+        overwrite=args.overwrite,
+    )
+    for day, rows in written.items():
+        print(f"{day.isoformat()}  {rows:>7} rows")
+    if not written:
+        print("no new batch file written (existing files are kept; see --overwrite)")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from pipeline.tasks import DailyPipeline
+
+    return build([DailyPipeline(date=args.date)], args)
+
+
+def command_backfill(args: argparse.Namespace) -> int:
+    from pipeline import layout
+    from pipeline.tasks import Backfill
+
+    dates = layout.batch_dates()
+    start = args.start or (dates[0] if dates else None)
+    end = args.end or (dates[-1] if dates else None)
+    if start is None or end is None:
+        print(
+            f"no batch file in {layout.incoming_dir()}; run split-days first",
+            file=sys.stderr,
+        )
+        return 1
+    if end < start:
+        print(f"--end {end} is before --start {start}", file=sys.stderr)
+        return 2
+    return build([Backfill(start=start, end=end)], args)
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    from pipeline.predict import predict_file
+
+    return predict_file(args.input, args.output, version=args.version)
+
+
+def command_quickstart(args: argparse.Namespace) -> int:
+    from pipeline.quickstart import quickstart
+
+    return quickstart(args)
+
+
+def command_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.server import main as dashboard_main
+
+    return dashboard_main(args.dashboard_args)
+
+
+def command_schedule(args: argparse.Namespace) -> int:
+    from pipeline.loop import main as loop_main
+
+    return loop_main(args.schedule_args)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fraud-pipeline",
+        description=(
+            "Daily fraud model pipeline. Data folder: $FRAUD_DATA_DIR (default ./data); "
+            "tracking: $MLFLOW_TRACKING_URI (default a SQLite store in the data folder)."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    split = commands.add_parser(
+        "split-days", help="Cut a creditcard.csv-like file into daily batches"
+    )
+    split.add_argument(
+        "source", type=Path, help="CSV file in the creditcard.csv layout"
+    )
+    split.add_argument(
+        "--hours-per-day",
+        type=float,
+        help="Hours of Time per simulated day (default: luigi.cfg)",
+    )
+    split.add_argument(
+        "--start-date",
+        type=parse_date,
+        help="Date of the first day (default: luigi.cfg)",
+    )
+    split.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace batch files that already exist",
+    )
+    split.set_defaults(handler=command_split_days)
+
+    run = commands.add_parser("run", help="Run the pipeline for one batch date")
+    run.add_argument(
+        "--date", type=parse_date, required=True, help="Batch date, YYYY-MM-DD"
+    )
+    add_scheduler_options(run)
+    run.set_defaults(handler=command_run)
+
+    backfill = commands.add_parser(
+        "backfill", help="Run every batch date in a range, in order"
+    )
+    backfill.add_argument(
+        "--start", type=parse_date, help="First date (default: the first batch)"
+    )
+    backfill.add_argument(
+        "--end", type=parse_date, help="Last date (default: the last batch)"
+    )
+    add_scheduler_options(backfill)
+    backfill.set_defaults(handler=command_backfill)
+
+    predict = commands.add_parser(
+        "predict", help="Score a CSV file with the production model"
+    )
+    predict.add_argument(
+        "input", type=Path, help="CSV file with Time, V1..V28, Amount (Class optional)"
+    )
+    predict.add_argument(
+        "--output", type=Path, help="Where to write predictions (default: stdout)"
+    )
+    predict.add_argument(
+        "--version", help="Registry version to use instead of @production"
+    )
+    predict.set_defaults(handler=command_predict)
+
+    quickstart = commands.add_parser(
+        "quickstart",
+        help="Split data/creditcard.csv (or a synthetic stand-in) and backfill every date",
+    )
+    quickstart.add_argument(
+        "--source", type=Path, help="Source CSV (default: <data folder>/creditcard.csv)"
+    )
+    add_scheduler_options(quickstart)
+    quickstart.set_defaults(handler=command_quickstart)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="Serve the Dash dashboard", add_help=False
+    )
+    dashboard.add_argument("dashboard_args", nargs=argparse.REMAINDER)
+    dashboard.set_defaults(handler=command_dashboard)
+
+    schedule = commands.add_parser(
+        "schedule", help="Catch up every date up to today, periodically", add_help=False
+    )
+    schedule.add_argument("schedule_args", nargs=argparse.REMAINDER)
+    schedule.set_defaults(handler=command_schedule)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from pipeline import logs
+
+    logs.configure()
+    from pipeline.batches import BatchValidationError
+    from pipeline.predict import NoProductionModelError
+    from pipeline.quickstart import DataFolderConflictError
+
+    expected_errors = (
+        BatchValidationError,
+        DataFolderConflictError,
+        FileNotFoundError,
+        NoProductionModelError,
+        settings.SettingsError,
+    )
+    try:
+        return args.handler(args)
+    except expected_errors as err:
+        logger.error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
