@@ -27,7 +27,9 @@ COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))
 ENV_READ = re.compile(
     r"""(?:os\.environ\.get|os\.getenv|os\.environ)\s*[\(\[]\s*["']([A-Z][A-Z0-9_]*)["']"""
 )
-ENV_NAME_CONSTANT = re.compile(r"""^[A-Z_]*VARIABLE\s*=\s*["']([A-Z][A-Z0-9_]*)["']""", re.M)
+ENV_NAME_CONSTANT = re.compile(
+    r"""^[A-Z_]*VARIABLE\s*=\s*["']([A-Z][A-Z0-9_]*)["']""", re.M
+)
 
 # Variables the code reads that a service may leave unset, and why.
 OPTIONAL_VARIABLES = {
@@ -119,7 +121,9 @@ def test_docker_requirements_match_pyproject():
 
 def test_conda_pins_match_pyproject():
     conda = yaml.safe_load((ROOT / "conda.yaml").read_text())
-    pip_section = next(entry for entry in conda["dependencies"] if isinstance(entry, dict))
+    pip_section = next(
+        entry for entry in conda["dependencies"] if isinstance(entry, dict)
+    )
     pins = {line for line in pip_section["pip"] if "==" in line}
 
     assert pins == pyproject_pins()
@@ -131,14 +135,18 @@ def test_compose_variables_in_env_example():
     documented = set(env_example())
 
     assert used - documented == set(), "add these to .env.example"
-    assert documented - used == set(), ".env.example lists variables compose never reads"
+    assert documented - used == set(), (
+        ".env.example lists variables compose never reads"
+    )
 
 
 def test_compose_defaults_equal_env_example():
     documented = env_example()
     for name, default in COMPOSE_VARIABLE.findall(COMPOSE_PATH.read_text()):
         assert default, f"${{{name}}} has no default, so compose fails without .env"
-        assert default == documented[name], f"{name}: compose default differs from .env.example"
+        assert default == documented[name], (
+            f"{name}: compose default differs from .env.example"
+        )
 
 
 def test_compose_file_valid_for_docker_compose(tmp_path):
@@ -149,8 +157,17 @@ def test_compose_file_valid_for_docker_compose(tmp_path):
     empty_env.write_text("")
 
     result = subprocess.run(
-        [executable, "--env-file", str(empty_env), "-f", str(COMPOSE_PATH),
-         "--profile", "upgrade", "config", "--quiet"],
+        [
+            executable,
+            "--env-file",
+            str(empty_env),
+            "-f",
+            str(COMPOSE_PATH),
+            "--profile",
+            "upgrade",
+            "config",
+            "--quiet",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -165,12 +182,16 @@ def test_app_services_set_env_read_by_code(service):
     provided = set(service_env(service)) | dockerfile_env()
     for code_path in APP_SERVICE_CODE[service]:
         required = env_read_by_code(code_path) - set(OPTIONAL_VARIABLES)
-        assert required - provided == set(), f"{service} runs {code_path} but does not set these"
+        assert required - provided == set(), (
+            f"{service} runs {code_path} but does not set these"
+        )
 
 
 def test_luigid_sets_env_read_by_its_config():
     lines = DOCKER_LUIGI_CFG.read_text().splitlines()
-    setting_lines = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    setting_lines = "\n".join(
+        line for line in lines if not line.lstrip().startswith("#")
+    )
     referenced = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", setting_lines))
 
     assert referenced
@@ -237,7 +258,9 @@ def test_only_mlflow_server_gets_s3_credentials():
         if name != "mlflow":
             assert "AWS_SECRET_ACCESS_KEY" not in environment, name
             assert "MLFLOW_S3_ENDPOINT_URL" not in environment, name
-    assert service_env("mlflow")["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"].endswith("false}")
+    assert service_env("mlflow")["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"].endswith(
+        "false}"
+    )
 
 
 def test_images_pinned_and_non_root():
@@ -279,10 +302,12 @@ def test_state_on_named_volumes():
         "quickstart": "/data",
     }
     for service, path in expected.items():
-        mounts = [str(mount).split(":") for mount in config["services"][service]["volumes"]]
-        assert any(source in volumes and target == path for source, target, *_ in mounts), (
-            f"{service} keeps {path} outside a named volume"
-        )
+        mounts = [
+            str(mount).split(":") for mount in config["services"][service]["volumes"]
+        ]
+        assert any(
+            source in volumes and target == path for source, target, *_ in mounts
+        ), f"{service} keeps {path} outside a named volume"
 
 
 def test_mlproject_entry_points_call_cli():
