@@ -39,7 +39,9 @@ def resolve_params(estimator: str, params: dict, class_counts: tuple[int, int]) 
 
     ``scale_pos_weight = "balanced"`` for xgboost becomes negatives / positives of the
     training rows, which ``class_counts`` gives as (negatives, positives). SMOTE's
-    ``k_neighbors`` is lowered to positives - 1 when a window has fewer frauds than that.
+    ``k_neighbors`` is lowered to positives - 1 when a window has fewer frauds than that,
+    and its ``sampling_strategy`` (frauds per legitimate row after resampling) is raised
+    just above the window's own ratio when the window already has more frauds than that.
     """
     resolved = dict(params)
     negatives, positives = class_counts
@@ -53,6 +55,11 @@ def resolve_params(estimator: str, params: dict, class_counts: tuple[int, int]) 
             )
         requested = resolved.get("smote_k_neighbors", 5)
         resolved["smote_k_neighbors"] = min(requested, positives - 1)
+        strategy = resolved.get("smote_sampling_strategy")
+        if isinstance(strategy, float | int) and negatives:
+            # SMOTE rejects a target below the current ratio; one more fraud row is the floor.
+            floor = min(1.0, (positives + 1) / negatives)
+            resolved["smote_sampling_strategy"] = max(strategy, floor)
     return resolved
 
 
