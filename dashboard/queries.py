@@ -27,6 +27,7 @@ RUN_TAGS = {
     "challenger_candidate": "fraud.promotion.candidate",
     "challenger_version": "fraud.promotion.model_version",
     "production_version": "fraud.production.model_version",
+    "failed_task": "fraud.failed_task",
 }
 
 # Model version tags read by the dashboard, by column name of the returned frame.

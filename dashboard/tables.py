@@ -96,7 +96,11 @@ def registry_table(history: pd.DataFrame, links: MlflowLinks, limit: int = 60) -
         run_links = [_link("batch run", links.run(row.batch_run_id))]
         if isinstance(row.production_run_id, str):
             run_links += [" · ", _link("model run", links.run(row.production_run_id))]
-        reason = row.reason if isinstance(row.reason, str) else f"run {row.status}"
+        reason = row.reason
+        if not isinstance(reason, str):
+            reason = f"run {row.status}"
+            if isinstance(row.failed_task, str):
+                reason += f" in {row.failed_task}"
         challenger_ap = _number(row.challenger_ap)
         if isinstance(row.challenger_candidate, str):
             challenger_ap = f"{challenger_ap} ({row.challenger_candidate})"

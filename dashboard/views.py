@@ -40,6 +40,7 @@ PSI_MODERATE = 0.1
 PSI_SIGNIFICANT = 0.25
 
 PRODUCTION_SERIES = "production"
+NO_VALUE_TAG = "none"
 
 # Run status from best to worst, to pick one run when a date was run more than once.
 _STATUS_RANK = {"FINISHED": 3, "RUNNING": 2, "SCHEDULED": 1, "KILLED": 0, "FAILED": 0}
@@ -84,6 +85,9 @@ def _wide_metrics(metrics: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def batch_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Return the parent run of each batch date, one per date, sorted by date."""
     parents = _with_dates(runs[runs["run_kind"] == "batch"])
+    # The pipeline writes "none" where there is no production model or no challenger.
+    for column in ("production_version", "challenger_version", "challenger_candidate"):
+        parents[column] = parents[column].where(parents[column] != NO_VALUE_TAG)
     return pick_latest(parents, ["batch_date"]).sort_values("batch_date", ignore_index=True)
 
 
@@ -144,7 +148,7 @@ def registry_history(
 
     The version in production after date D is the challenger when D's gate promoted
     it, and otherwise the version that scored D (``fraud.production.model_version``).
-    Columns: batch_date, status, decision, reason, production_version,
+    Columns: batch_date, status, failed_task, decision, reason, production_version,
     production_candidate, production_run_id, model_name, challenger_candidate,
     challenger_version, challenger_ap, production_ap, batch_run_id. Newest date first.
     """
@@ -159,8 +163,9 @@ def registry_history(
         }
     )
     promoted = history["decision"] == "promoted"
-    scored_by = history["production_version"].where(history["production_version"] != "none")
-    history["production_version"] = history["challenger_version"].where(promoted, scored_by)
+    history["production_version"] = history["challenger_version"].where(
+        promoted, history["production_version"]
+    )
 
     version_info = versions[["version", "candidate", "run_id", "name"]].rename(
         columns={
@@ -176,6 +181,7 @@ def registry_history(
     columns = [
         "batch_date",
         "status",
+        "failed_task",
         "decision",
         "reason",
         "production_version",

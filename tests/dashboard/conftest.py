@@ -9,8 +9,8 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -299,26 +299,49 @@ def one_date_store(tmp_path_factory) -> ContractStore:
     return write_contract_store(f"sqlite:///{folder / 'mlflow.db'}", dates=1)
 
 
+def _admin_execute(statement: str) -> None:
+    import psycopg2
+
+    # CREATE and DROP DATABASE must run outside a transaction. psycopg2 2.9 opens one
+    # in "with connection:" even in autocommit mode, so the connection is closed by hand.
+    admin = psycopg2.connect(connect_timeout=5, **POSTGRES_ADMIN)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        admin.close()
+
+
 @contextmanager
-def temporary_postgres_database() -> Iterator[str]:
+def temporary_postgres_database(prefix: str = "dashboard_test") -> Iterator[str]:
     """Create a uniquely named PostgreSQL database, yield its URI, then drop it.
 
     The URI uses the psycopg2 driver, as MLflow and the dashboard need.
     """
     require(postgres_available(), "needs PostgreSQL on 127.0.0.1:5432 (user postgres)")
-    import psycopg2
-
-    name = f"dashboard_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(**POSTGRES_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _admin_execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[Callable[[str], str]]:
+    """Factory of fresh PostgreSQL databases, dropped at the end of the session.
+
+    It takes the place of the suite-wide fixture of the same name for the dashboard
+    tests (and for ``pipeline_store_postgres`` when they request it), because that
+    one runs CREATE DATABASE inside psycopg2's "with connection:" transaction.
+    """
+    with ExitStack() as stack:
+
+        def create(prefix: str = "fraud_test") -> str:
+            return stack.enter_context(temporary_postgres_database(prefix))
+
+        yield create
 
 
 @pytest.fixture(scope="session")
