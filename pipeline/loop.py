@@ -1,9 +1,10 @@
 """The scheduler loop behind ``fraud-pipeline schedule``.
 
-Every round builds ``Backfill(first batch date .. today)`` through luigid. Luigi runs only
-the dates whose ``DailyPipeline`` is incomplete, so a date missed while the loop was down,
-or a batch that arrived late, is caught up in the next round, and a finished date costs
-one completeness check. SIGTERM or SIGINT ends the loop after the current round.
+Every round builds ``Backfill(first batch date .. today)`` through luigid. Luigi runs
+only the dates whose ``DailyPipeline`` is incomplete, so a date missed while the loop
+was down, or a batch that arrived late, is caught up in the next round, and a finished
+date costs one completeness check. SIGTERM or SIGINT ends the loop after the current
+round.
 """
 
 import argparse
@@ -22,7 +23,7 @@ SCHEDULER_URL_VARIABLE = "FRAUD_SCHEDULER_URL"
 
 @dataclass
 class RoundResult:
-    """Outcome of one round: the batch dates in range and whether the build succeeded."""
+    """Outcome of one round: the batch dates in range and whether the build worked."""
 
     complete: list[date]
     pending: list[date]
@@ -105,15 +106,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="fraud-pipeline schedule",
         description=(
-            "Every few minutes, run through luigid the pipeline of every batch date from "
-            "the first one in the landing folder up to today."
+            "Every few minutes, run through luigid the pipeline of every batch date "
+            "from the first one in the landing folder up to today."
         ),
     )
     parser.add_argument(
         "--every",
         type=float,
         default=300,
-        help="seconds from the start of one round to the start of the next (default 300)",
+        help="seconds from the start of one round to the next one's (default 300)",
     )
     parser.add_argument(
         "--scheduler-url",
@@ -174,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("round %d started", round_number)
             try:
                 result = run_round(args.scheduler_url, args.workers, date.today())
-            except Exception as err:  # noqa: BLE001 - one bad round must not end the service
+            except Exception:
+                # A bad round (luigid down, a broken batch) must not end the service.
                 failed_rounds += 1
-                logger.exception("round %d failed: %s", round_number, err)
+                logger.exception("round %d failed", round_number)
                 result = RoundResult(complete=[], pending=[], succeeded=False)
             else:
                 if not result.succeeded:

@@ -2,12 +2,12 @@
 
     python scripts/services.py start        S3 endpoint, mlflow server, luigid
     python scripts/services.py stop         stop them by the PIDs under run/
-    python scripts/services.py upgrade-db   run "mlflow db upgrade" on the MLflow database
+    python scripts/services.py upgrade-db   "mlflow db upgrade" on the MLflow database
 
 The S3 endpoint is moto's server, which keeps objects in memory: stopping it loses the
-model files while the runs stay in PostgreSQL. The mlflow server proxies artifacts to a
-bucket on that endpoint, so clients need only MLFLOW_TRACKING_URI. luigid keeps its state
-file under run/ and records task history in PostgreSQL.
+model files while the runs stay in PostgreSQL. The mlflow server proxies artifacts to
+a bucket on that endpoint, so clients need only MLFLOW_TRACKING_URI. luigid keeps its
+state file under run/ and records task history in PostgreSQL.
 
 The start functions are also used by tests/services/conftest.py, which starts the same
 processes on free ports.
@@ -126,8 +126,8 @@ def wait_for_http(service: Service, path: str, timeout: float) -> None:
             pass
         time.sleep(0.3)
     raise ServiceError(
-        f"{service.name} did not respond on {service.url + path} within {timeout:.0f} s; "
-        f"see {service.log_path}"
+        f"{service.name} did not respond on {service.url + path} within "
+        f"{timeout:.0f} s; see {service.log_path}"
     )
 
 
@@ -222,7 +222,7 @@ def start_mlflow(
 
 
 def write_luigid_config(path: Path, state_path: Path, history_uri: str) -> None:
-    """Write the scheduler settings that luigid reads on top of the project luigi.cfg."""
+    """Write the scheduler settings that luigid reads after the project luigi.cfg."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "[scheduler]\n"
@@ -262,7 +262,12 @@ def start_luigid(
         str(log_path.parent),
     ]
     service = launch(
-        "luigid", command, f"http://127.0.0.1:{port}", log_path, env=env, cwd=PROJECT_ROOT
+        "luigid",
+        command,
+        f"http://127.0.0.1:{port}",
+        log_path,
+        env=env,
+        cwd=PROJECT_ROOT,
     )
     wait_for_http(service, "/api/task_list?data={}", timeout)
     return service
@@ -282,14 +287,17 @@ def wait_for_group_exit(pid: int, timeout: float) -> bool:
 
 
 def stop_service(service: Service, timeout: float = 20) -> None:
-    """Stop a service started by launch(): SIGTERM to its group, SIGKILL after timeout."""
+    """Stop a service started by launch(): SIGTERM to its group, then SIGKILL."""
     if service.process.poll() is None:
         os.killpg(service.process.pid, signal.SIGTERM)
         try:
             service.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop on SIGTERM within %.0f s; killing it",
-                           service.name, timeout)
+            logger.warning(
+                "%s did not stop on SIGTERM within %.0f s; killing it",
+                service.name,
+                timeout,
+            )
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait(timeout=5)
     # The leader has exited; mlflow's server workers may still be shutting down.
@@ -389,14 +397,18 @@ def stop_stack(args: argparse.Namespace) -> int:
             print(f"stopped {name} (pid {pid})")
         else:
             os.killpg(pid, signal.SIGKILL)
-            print(f"{name} (pid {pid}) ignored SIGTERM for {args.timeout:.0f} s; killed")
+            print(
+                f"{name} (pid {pid}) ignored SIGTERM for {args.timeout:.0f} s; killed"
+            )
     return 0
 
 
 def upgrade_database(args: argparse.Namespace) -> int:
     """Run "mlflow db upgrade" on the MLflow database. Stop the server first."""
     if running_pid("mlflow") is not None:
-        print("mlflow server is running; run 'make services-stop' first", file=sys.stderr)
+        print(
+            "mlflow server is running; run 'make services-stop' first", file=sys.stderr
+        )
         return 1
     uri = postgres_uri(args.mlflow_database, args.pg_host, args.pg_port, args.pg_user)
     return subprocess.call([str(BIN_DIR / "mlflow"), "db", "upgrade", uri])
@@ -407,19 +419,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("command", choices=["start", "stop", "upgrade-db"])
     parser.add_argument("--pg-host", default="127.0.0.1", help="PostgreSQL host")
     parser.add_argument("--pg-port", type=int, default=5432, help="PostgreSQL port")
-    parser.add_argument("--pg-user", default="postgres", help="PostgreSQL user (trust auth)")
-    parser.add_argument("--mlflow-database", default="fraud_mlflow",
-                        help="database of the MLflow tracking and registry store")
-    parser.add_argument("--luigi-database", default="fraud_luigi",
-                        help="database of luigid's task history")
+    parser.add_argument(
+        "--pg-user", default="postgres", help="PostgreSQL user (trust auth)"
+    )
+    parser.add_argument(
+        "--mlflow-database",
+        default="fraud_mlflow",
+        help="database of the MLflow tracking and registry store",
+    )
+    parser.add_argument(
+        "--luigi-database",
+        default="fraud_luigi",
+        help="database of luigid's task history",
+    )
     parser.add_argument("--bucket", default="fraud-mlflow", help="artifact bucket")
     parser.add_argument("--s3-port", type=int, default=9000, help="S3 endpoint port")
-    parser.add_argument("--mlflow-port", type=int, default=5000, help="mlflow server port")
-    parser.add_argument("--mlflow-workers", type=int, default=2,
-                        help="request worker processes of the mlflow server")
+    parser.add_argument(
+        "--mlflow-port", type=int, default=5000, help="mlflow server port"
+    )
+    parser.add_argument(
+        "--mlflow-workers",
+        type=int,
+        default=2,
+        help="request worker processes of the mlflow server",
+    )
     parser.add_argument("--luigid-port", type=int, default=8082, help="luigid port")
-    parser.add_argument("--timeout", type=float, default=20,
-                        help="seconds to wait for a service to stop before SIGKILL")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=20,
+        help="seconds to wait for a service to stop before SIGKILL",
+    )
     return parser.parse_args(argv)
 
 
@@ -427,7 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
     RUN_DIR.mkdir(exist_ok=True)
-    commands = {"start": start_stack, "stop": stop_stack, "upgrade-db": upgrade_database}
+    commands = {
+        "start": start_stack,
+        "stop": stop_stack,
+        "upgrade-db": upgrade_database,
+    }
     try:
         return commands[args.command](args)
     except ServiceError as err:
