@@ -32,7 +32,7 @@ def load_services_module():
     return module
 
 
-services = load_services_module()
+services_script = load_services_module()
 
 PG_SERVER = {
     "host": os.environ.get("FRAUD_TEST_PG_HOST", "127.0.0.1"),
@@ -55,6 +55,12 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", name="services")
+def services_fixture():
+    """The scripts/services.py module, for tests that start their own services."""
+    return services_script
+
+
 @pytest.fixture(scope="session")
 def service_dir(tmp_path_factory) -> Path:
     """Folder of the services' logs and luigid's state file."""
@@ -68,12 +74,15 @@ def postgres_uris():
     names = {"mlflow": f"{prefix}_mlflow", "luigi": f"{prefix}_luigi"}
     try:
         for name in names.values():
-            services.ensure_database(name, **PG_SERVER)
-    except services.ServiceError as err:
+            services_script.ensure_database(name, **PG_SERVER)
+    except services_script.ServiceError as err:
         missing_service(str(err))
-    yield {key: services.postgres_uri(name, **PG_SERVER) for key, name in names.items()}
+    yield {
+        key: services_script.postgres_uri(name, **PG_SERVER)
+        for key, name in names.items()
+    }
     for name in names.values():
-        services.drop_database(name, **PG_SERVER)
+        services_script.drop_database(name, **PG_SERVER)
 
 
 @pytest.fixture(scope="session")
@@ -83,29 +92,31 @@ def s3_endpoint(service_dir):
         missing_service(
             "moto_server not found; install the test extra: pip install -e '.[test]'"
         )
-    service = services.start_s3(services.free_port(), service_dir / "s3.log")
+    service = services_script.start_s3(
+        services_script.free_port(), service_dir / "s3.log"
+    )
     yield service.url
-    services.stop_service(service)
+    services_script.stop_service(service)
 
 
 @pytest.fixture(scope="session")
 def artifact_bucket(s3_endpoint) -> str:
     name = "fraud-test-artifacts"
-    services.ensure_bucket(s3_endpoint, name)
+    services_script.ensure_bucket(s3_endpoint, name)
     return name
 
 
 @pytest.fixture(scope="session")
 def s3(s3_endpoint):
     """boto3 client of the test S3 server. Only the tests and the server use it."""
-    return services.s3_client(s3_endpoint)
+    return services_script.s3_client(s3_endpoint)
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(postgres_uris, s3_endpoint, artifact_bucket, service_dir):
     """An mlflow server on PostgreSQL with artifacts proxied to the test bucket."""
-    service = services.start_mlflow(
-        services.free_port(),
+    service = services_script.start_mlflow(
+        services_script.free_port(),
         postgres_uris["mlflow"],
         f"s3://{artifact_bucket}",
         s3_endpoint,
@@ -113,18 +124,18 @@ def mlflow_server(postgres_uris, s3_endpoint, artifact_bucket, service_dir):
         workers=2,
     )
     yield service
-    services.stop_service(service)
+    services_script.stop_service(service)
 
 
 @pytest.fixture(scope="session")
 def luigid(postgres_uris, service_dir):
     """luigid with a state file and task history in the session's database."""
-    service = services.start_luigid(
-        services.free_port(),
+    service = services_script.start_luigid(
+        services_script.free_port(),
         service_dir / "luigid" / "state.pickle",
         postgres_uris["luigi"],
         service_dir / "luigid.cfg",
         service_dir / "luigid.log",
     )
     yield service
-    services.stop_service(service)
+    services_script.stop_service(service)
