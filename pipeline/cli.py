@@ -74,8 +74,16 @@ def command_split_days(args: argparse.Namespace) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from pipeline import layout
     from pipeline.tasks import DailyPipeline
 
+    if args.date not in layout.batch_dates():
+        print(
+            f"no batch for {args.date}: {layout.incoming_path(args.date)} not found. "
+            "Drop the day's file there, or cut one with 'fraud-pipeline split-days'.",
+            file=sys.stderr,
+        )
+        return 2
     return build([DailyPipeline(date=args.date)], args)
 
 

@@ -35,7 +35,12 @@ METRIC_NAMES = (
 
 
 def tune_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Return the probability threshold with the highest F1 on these rows."""
+    """Return the probability threshold with the highest F1 on these rows.
+
+    Without a fraud row F1 is undefined everywhere, so the neutral 0.5 is returned.
+    """
+    if not np.any(np.asarray(y_true) == 1):
+        return 0.5
     precision, recall, thresholds = precision_recall_curve(y_true, y_score)
     # The last precision/recall pair has no threshold: it is the "flag nothing" end.
     f1 = (

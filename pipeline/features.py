@@ -44,7 +44,9 @@ def split_window(
 
     Training gets every earlier row of the window. Validation rows are never seen by a
     model, scaler or resampler during fitting, and none of them was in the window of any
-    earlier date, so the production model can be scored on them fairly too.
+    earlier date, so the production model can be scored on them fairly too. Validation
+    rows of a single class are allowed: ranking metrics are then undefined (NaN) and the
+    promotion gate skips the date.
     """
     if not 0 < validation_fraction < 1:
         raise WindowError(
@@ -62,13 +64,12 @@ def split_window(
             f"{batch_date}: no training rows left after holding out {validation_rows} "
             "validation rows; lower validation_fraction or widen window_days"
         )
-    for name, part in (("training", train), ("validation", validation)):
-        if part[LABEL_COLUMN].nunique() < 2:
-            raise WindowError(
-                f"{batch_date}: the {name} rows ({len(part)}) contain only "
-                f"Class={part[LABEL_COLUMN].iloc[0]}; both classes are needed. "
-                "Widen window_days or change validation_fraction in luigi.cfg."
-            )
+    if train[LABEL_COLUMN].nunique() < 2:
+        raise WindowError(
+            f"{batch_date}: the {len(train)} training rows contain only "
+            f"Class={train[LABEL_COLUMN].iloc[0]}, so no model can learn from them. "
+            "Widen window_days or lower validation_fraction in luigi.cfg."
+        )
     return WindowSplit(
         train=train.reset_index(drop=True), validation=validation.reset_index(drop=True)
     )

@@ -1,11 +1,12 @@
 """A labelled synthetic stand-in for creditcard.csv, for machines without the real file.
 
 The rows only imitate the real layout: 28 independent standard-normal components, a
-log-normal Amount, about 0.5 % fraud shifted along a few components, and Time spanning
+log-normal Amount, about 2 % fraud (the real file has 0.17 %) shifted along a few components, and Time spanning
 two days with fewer transactions at night. Models trained on it say nothing about
 real fraud.
 """
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +16,16 @@ from pipeline.schema import LABEL_COLUMN, PCA_COLUMNS
 
 
 def make_transactions(
-    rows: int = 20_000, fraud_rate: float = 0.005, seed: int = 7
+    rows: int = 20_000, fraud_rate: float = 0.02, seed: int = 7
 ) -> pd.DataFrame:
     """Return ``rows`` synthetic transactions in the creditcard.csv column order."""
     rng = np.random.default_rng(seed)
-    seconds = np.sort(rng.uniform(0, 2 * 86_400, size=rows * 2))
-    hour = (seconds % 86_400) / 3600
+    candidates = rng.uniform(0, 2 * 86_400, size=rows * 3)
+    hour = (candidates % 86_400) / 3600
     # Keep fewer night-time transactions, as in the real data.
     keep_probability = np.where((hour > 1) & (hour < 7), 0.3, 1.0)
-    seconds = seconds[rng.uniform(size=seconds.size) < keep_probability][:rows]
+    kept = candidates[rng.uniform(size=candidates.size) < keep_probability]
+    seconds = np.sort(rng.choice(kept, size=min(rows, kept.size), replace=False))
     count = seconds.size
 
     labels = (rng.uniform(size=count) < fraud_rate).astype(int)
@@ -52,5 +54,12 @@ def write_transactions(path: Path, rows: int = 20_000, seed: int = 7) -> pd.Data
         handle.write(",".join(f'"{name}"' for name in frame.columns) + "\n")
         body = frame.astype({LABEL_COLUMN: str})
         body[LABEL_COLUMN] = '"' + body[LABEL_COLUMN] + '"'
-        body.to_csv(handle, header=False, index=False, float_format="%.15g")
+        # The quote character is switched off so that the quoted labels are written as is.
+        body.to_csv(
+            handle,
+            header=False,
+            index=False,
+            float_format="%.15g",
+            quoting=csv.QUOTE_NONE,
+        )
     return frame

@@ -132,7 +132,8 @@ class BatchRun(luigi.Task):
     date = luigi.DateParameter(description="Batch date, YYYY-MM-DD")
 
     def requires(self):
-        return [ValidateBatch(date=day) for day in window_dates(self.date)]
+        days = set(window_dates(self.date)) | {self.date}
+        return [ValidateBatch(date=day) for day in sorted(days)]
 
     def output(self):
         return luigi.LocalTarget(layout.runs_dir(self.date) / "batch.json")

@@ -39,3 +39,7 @@ def test_tuned_threshold_maximises_f1():
 
     assert threshold == pytest.approx(0.6)
     assert evaluate(y_true, y_score, np.ones(7), threshold)["recall"] == 1.0
+
+
+def test_threshold_without_fraud_rows_is_neutral():
+    assert tune_threshold(np.zeros(4), np.array([0.1, 0.2, 0.3, 0.4])) == 0.5

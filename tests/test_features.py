@@ -51,13 +51,21 @@ def test_training_and_validation_rows_do_not_overlap():
     assert len(split.train) + len(split.validation) == len(window)
 
 
-def test_single_class_validation_is_rejected():
+def test_single_class_training_is_rejected():
+    # The only fraud row is the latest one, so it lands in validation.
     window = combine_batches({DAY_ONE: batch(20, 1, fraud_every=1000)})
 
-    with pytest.raises(
-        WindowError, match="contain only Class=0; both classes are needed"
-    ):
+    with pytest.raises(WindowError, match="training rows contain only Class=0"):
         split_window(window, DAY_ONE, validation_fraction=0.5)
+
+
+def test_single_class_validation_is_allowed():
+    frame = batch(20, 1, fraud_every=1000)
+    frame["Class"] = (frame["Time"] == frame["Time"].min()).astype("int8")
+    split = split_window(combine_batches({DAY_ONE: frame}), DAY_ONE, 0.5)
+
+    assert split.validation["Class"].sum() == 0
+    assert split.train["Class"].sum() == 1
 
 
 def test_missing_batch_date_is_rejected():
