@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test venv clean-data
+.PHONY: run test venv
 
 run: $(VENV)/.installed
 	$(BIN)/fraud-pipeline quickstart

@@ -84,8 +84,12 @@ def postgres_database():
 
     def create(prefix: str = "fraud_test") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with connect_admin() as connection, connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+        connection = connect_admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            connection.close()
         created.append(name)
         base = POSTGRES_DSN.rsplit("/", 1)[0].replace(
             "postgresql://", "postgresql+psycopg2://", 1
