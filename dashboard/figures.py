@@ -211,6 +211,7 @@ def drift_heatmap_figure(matrix: pd.DataFrame) -> go.Figure:
 
     figure = go.Figure(
         go.Heatmap(
+            name="PSI",
             z=matrix.to_numpy(),
             x=list(matrix.columns),
             y=list(matrix.index),

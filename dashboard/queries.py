@@ -108,6 +108,13 @@ VERSION_COLUMNS = [
 ]
 
 
+def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+    # Building the frame column by column is several times faster than handing
+    # pandas a list of SQLAlchemy Row objects (measured with benchmarks/).
+    values = list(zip(*rows)) if rows else [[] for _ in columns]
+    return pd.DataFrame({name: list(column) for name, column in zip(columns, values)})
+
+
 def _to_utc(milliseconds: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(milliseconds, errors="coerce"), unit="ms", utc=True)
 
@@ -165,7 +172,7 @@ def load_runs(connection: Connection, experiment_id: str) -> pd.DataFrame:
         )
     )
     rows = connection.execute(statement).all()
-    frame = pd.DataFrame(rows, columns=[column.name for column in statement.selected_columns])
+    frame = _frame(rows, [column.name for column in statement.selected_columns])
     if frame.empty:
         return pd.DataFrame(columns=RUN_COLUMNS)
 
@@ -209,7 +216,7 @@ def load_metrics(
         .where(sa.or_(*conditions))
     )
     rows = connection.execute(statement).all()
-    frame = pd.DataFrame(rows, columns=["run_id", "key", "value", "is_nan"])
+    frame = _frame(rows, ["run_id", "key", "value", "is_nan"])
     if frame.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS).astype({"value": float})
     frame["value"] = frame["value"].astype(float).where(~frame["is_nan"].astype(bool))
@@ -269,7 +276,7 @@ def load_model_versions(connection: Connection, experiment_id: str) -> pd.DataFr
         .order_by(model_versions.c.name, model_versions.c.version)
     )
     rows = connection.execute(statement).all()
-    frame = pd.DataFrame(rows, columns=VERSION_COLUMNS)
+    frame = _frame(rows, VERSION_COLUMNS)
     if frame.empty:
         return frame
     frame["version"] = frame["version"].astype(int).astype(str)

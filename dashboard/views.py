@@ -270,6 +270,9 @@ def top_drift(matrix: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
 def latest_runs(runs: pd.DataFrame, metrics: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
     """Return the ``limit`` most recently started runs with their primary metric.
 
+    They are listed by batch date, newest first, and by start time within a date,
+    because the pipeline may score one date after training the next.
+
     Columns: run_id, run_name, batch_date (text as tagged), candidate, run_kind, status,
     start_time, duration_seconds, average_precision. The candidate of a parent run is
     ``batch`` and that of a production score run is ``production``.
@@ -285,6 +288,9 @@ def latest_runs(runs: pd.DataFrame, metrics: pd.DataFrame, limit: int = 30) -> p
     label = label.where(recent["run_kind"] != "batch", "batch")
     label = label.where(recent["run_kind"] != "production_score", PRODUCTION_SERIES)
     recent["candidate"] = label
+    recent = recent.sort_values(
+        ["batch_date", "start_time"], ascending=False, na_position="last"
+    )
     columns = [
         "run_id",
         "run_name",
