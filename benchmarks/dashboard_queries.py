@@ -1,9 +1,9 @@
 """Time the dashboard's queries and page build on a year of daily runs.
 
-The script fills a fresh MLflow store as the pipeline would after a year: for each of
-365 dates a parent run, five candidate runs and a production score run (none on the
-first date), every run with about 45 metrics in both ``metrics`` and
-``latest_metrics``, one registry version per date, and a few deleted and failed runs.
+The script fills a fresh MLflow store as the pipeline would after a year. Each of 365
+dates gets a parent run, five candidate runs and a production score run (none on the
+first date). Every run has 45 metrics in both ``metrics`` and ``latest_metrics``. There
+is one registry version per date, and a few runs are deleted or failed.
 MLflow's client creates the schema, the experiment and the registered model. The rows
 go in with bulk SQL inserts, which take seconds where the client would take many
 minutes. Then it times each query of dashboard.queries and the full page build.
@@ -50,6 +50,7 @@ CANDIDATE_METRICS = [
     "training_seconds",
 ]
 MS_PER_DAY = 86_400_000
+UI_URL = "http://127.0.0.1:5000"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -295,12 +296,12 @@ def benchmark(label: str, database_uri: str, args: argparse.Namespace) -> None:
 
     results["probe"] = timed(lambda: store.probe(engine, database_uri), args.repeat)
     results["render (views and figures)"] = timed(
-        lambda: page.render(snapshot, "average_precision", None, None, "http://127.0.0.1:5000"),
+        lambda: page.render(snapshot, "average_precision", None, None, UI_URL),
         args.repeat,
     )
     results["full page build"] = timed(
         lambda: page.build_page(
-            engine, database_uri, EXPERIMENT, "average_precision", None, None, "http://127.0.0.1:5000"
+            engine, database_uri, EXPERIMENT, "average_precision", None, None, UI_URL
         ),
         args.repeat,
     )

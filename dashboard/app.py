@@ -45,7 +45,9 @@ class DashboardConfig:
         experiment_name: str | None = None,
         refresh_seconds: int = DEFAULT_REFRESH_SECONDS,
     ) -> "DashboardConfig":
-        """Fill every setting not given from the environment and pipeline.settings.
+        """Build a config, taking every setting not given from the environment.
+
+        The experiment name comes from pipeline.settings.
 
         Raise store.StoreConfigError when no database URI can be found.
         """

@@ -86,15 +86,15 @@ def render(
     last_date = _date_text(parents["batch_date"].max()) if not parents.empty else None
 
     points = views.filter_dates(views.timeline_points(runs, metrics, metric), start, end)
-    events = views.filter_dates(views.gate_events(runs, metrics, points), start, end)
+    events = views.filter_dates(views.gate_events(runs, points), start, end)
     health = views.filter_dates(views.batch_health(runs, metrics), start, end)
     history = views.filter_dates(
         views.registry_history(runs, metrics, snapshot.versions), start, end
     )
     matrix = views.drift_matrix(runs, metrics)
     if not matrix.empty:
-        shown = views.filter_dates(pd.DataFrame({"batch_date": matrix.columns}), start, end)
-        matrix = matrix[list(shown["batch_date"])]
+        kept_dates = views.filter_dates(pd.DataFrame({"batch_date": matrix.columns}), start, end)
+        matrix = matrix[list(kept_dates["batch_date"])]
     recent = views.latest_runs(runs, metrics, LATEST_RUNS_LIMIT)
 
     dates = len(parents)

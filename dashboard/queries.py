@@ -1,10 +1,10 @@
 """SQL queries on MLflow's tracking tables, each returning a pandas DataFrame.
 
 The tag and metric names are the interface described in docs/tracking.md. The queries
-read only active runs (``lifecycle_stage = 'active'``) of one experiment, and each one
-fetches a whole table's worth of rows in a single statement, never one per run. Metric
-values come from ``latest_metrics``, which holds one row per run and key: the pipeline
-logs each metric once, so the latest value is the value.
+read only active runs (``lifecycle_stage = 'active'``) of one experiment. Each one
+fetches all the rows it needs in a single statement, never one statement per run. Metric
+values come from ``latest_metrics``, which contains one row per run and key. The
+pipeline logs each metric once, so the latest value is the only value.
 
 Tables and columns are declared with ``sa.table`` so that SQLAlchemy quotes reserved
 names such as ``key`` for each dialect. The statements run unchanged on SQLite and
@@ -110,7 +110,8 @@ VERSION_COLUMNS = [
 
 def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
     # Building the frame column by column is several times faster than handing
-    # pandas a list of SQLAlchemy Row objects (measured with benchmarks/).
+    # pandas a list of SQLAlchemy Row objects (measured with
+    # benchmarks/dashboard_queries.py).
     values = list(zip(*rows)) if rows else [[] for _ in columns]
     return pd.DataFrame({name: list(column) for name, column in zip(columns, values)})
 
@@ -227,8 +228,8 @@ def load_model_versions(connection: Connection, experiment_id: str) -> pd.DataFr
     """Load the registry versions created from the experiment's runs, with their tags.
 
     Versions are matched through their source run, so the registered model name need
-    not be configured. ``is_production`` says whether the ``production`` alias points
-    at the version now. Returns the columns in VERSION_COLUMNS, oldest version first.
+    not be configured. ``is_production`` is True for the version that the ``production``
+    alias points at now. Returns the columns in VERSION_COLUMNS, oldest version first.
     """
     tag_columns = [
         sa.func.max(sa.case((model_version_tags.c.key == key, model_version_tags.c.value))).label(

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default: %(default)s; use 0.0.0.0 for all interfaces)",
+        help="address to listen on, 0.0.0.0 for all interfaces (default: %(default)s)",
     )
     parser.add_argument(
         "--port", type=int, default=8050, help="TCP port to listen on (default: %(default)s)"

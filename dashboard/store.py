@@ -132,7 +132,7 @@ def create_read_only_engine(database_uri: str) -> Engine:
 
 @dataclass(frozen=True)
 class StoreStatus:
-    """What a probe of the store found: whether it answers and whether MLflow set it up."""
+    """Result of a store probe: whether the database responds and has MLflow's tables."""
 
     reachable: bool
     initialized: bool
@@ -143,7 +143,7 @@ class StoreStatus:
 
 
 def probe(engine: Engine, database_uri: str) -> StoreStatus:
-    """Check that the store answers and has MLflow's tables.
+    """Check that the store responds and has MLflow's tables.
 
     A SQLite file that does not exist yet, and a database without MLflow's tables
     (such as a fresh PostgreSQL database), count as reachable but not initialized:

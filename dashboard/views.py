@@ -3,8 +3,8 @@
 Every function here is pure: it takes the run frame (``queries.load_runs``), the long
 metric frame (``queries.load_metrics``) and, for the registry, the version frame
 (``queries.load_model_versions``), and returns a new frame. Batch dates are parsed into
-``datetime64`` columns; runs whose ``fraud.batch_date`` tag is missing or invalid are
-left out of the per-date views but still listed among the latest runs.
+``datetime64`` columns. Runs whose ``fraud.batch_date`` tag is missing or invalid are
+left out of the per-date views, but the latest runs still list them.
 """
 
 import re
@@ -112,9 +112,7 @@ def timeline_points(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str) -> p
     return points[columns].sort_values(["series", "batch_date"], ignore_index=True)
 
 
-def gate_events(
-    runs: pd.DataFrame, metrics: pd.DataFrame, points: pd.DataFrame
-) -> pd.DataFrame:
+def gate_events(runs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     """Return the promotions and rejections, placed on the challenger's timeline point.
 
     Columns: batch_date, decision, candidate, version, reason, value. ``value`` is the
@@ -233,7 +231,7 @@ def drift_matrix(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def psi_level(value: float) -> str:
-    """Name the PSI band of ``value``: stable, moderate or significant."""
+    """Name the PSI band of ``value``: stable, moderate, significant, or unknown for NaN."""
     if pd.isna(value):
         return "unknown"
     if value >= PSI_SIGNIFICANT:

@@ -148,7 +148,7 @@ def write_contract_store(
     margin: float = 0.005,
     seed: int = 7,
 ) -> ContractStore:
-    """Write ``dates`` batch dates of runs and registry versions as docs/tracking.md says.
+    """Write ``dates`` batch dates of runs and registry versions as in docs/tracking.md.
 
     With ``failed_last_date`` the last date's parent run ends FAILED after validation,
     without candidates or a gate decision. With ``delete_one_candidate_run`` the first

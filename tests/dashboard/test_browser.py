@@ -15,7 +15,7 @@ from pipeline import settings
 pytestmark = pytest.mark.browser
 
 TRACE_NAMES = "return Array.from(document.querySelector('#{} .js-plotly-plot').data, t => t.name)"
-# plotly.py sends numbers base64-encoded; _fullData holds them decoded into arrays.
+# plotly.py sends numbers base64-encoded; _fullData contains them decoded into arrays.
 TRACE_Y = (
     "return Array.from(document.querySelector('#{} .js-plotly-plot')._fullData[0].y)"
 )

@@ -17,7 +17,7 @@ def snapshot(contract_store):
 
 def timeline(snapshot, metric):
     points = views.timeline_points(snapshot.runs, snapshot.metrics, metric)
-    events = views.gate_events(snapshot.runs, snapshot.metrics, points)
+    events = views.gate_events(snapshot.runs, points)
     return figures.timeline_figure(points, events, metric)
 
 

@@ -113,7 +113,7 @@ def test_registry_history_follows_gate(snapshot, filled):
 
 def test_timeline_figure_traces(snapshot, filled):
     points = views.timeline_points(snapshot.runs, snapshot.metrics, "average_precision")
-    events = views.gate_events(snapshot.runs, snapshot.metrics, points)
+    events = views.gate_events(snapshot.runs, points)
     figure = figures.timeline_figure(points, events, "average_precision")
     names = [trace.name for trace in figure.data]
     candidates = sorted(settings.fraud().candidates)
@@ -180,10 +180,12 @@ def edited_store(pipeline_store, tmp_path_factory, experiment_name) -> dict:
     folder = tmp_path_factory.mktemp("edited-store")
     shutil.copy(pipeline_store["data_dir"] / "mlflow" / "mlflow.db", folder / "mlflow.db")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
+
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(experiment_name)
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     days = day_texts(pipeline_store)
+
     deleted = next(
         run
         for run in runs
@@ -191,6 +193,7 @@ def edited_store(pipeline_store, tmp_path_factory, experiment_name) -> dict:
         and run.data.tags.get("fraud.batch_date") == days[1]
     )
     client.delete_run(deleted.info.run_id)
+
     failed = next(
         run
         for run in runs
@@ -201,6 +204,7 @@ def edited_store(pipeline_store, tmp_path_factory, experiment_name) -> dict:
     for key in ("decision", "reason", "candidate", "model_version"):
         client.delete_tag(failed.info.run_id, f"fraud.promotion.{key}")
     client.set_terminated(failed.info.run_id, status="FAILED")
+
     return {
         "tracking_uri": uri,
         "deleted_run_id": deleted.info.run_id,
