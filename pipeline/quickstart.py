@@ -57,68 +57,91 @@ def check_source_marker(source: Path, hours_per_day: float) -> None:
     marker.write_text(json.dumps(expected, indent=2))
 
 
+def date_table() -> list[str]:
+    """One line per finished date: rows, production's live score, the gate's outcome."""
+    lines = [
+        "  date        rows  quarantined  production AP  best candidate             AP      decision",
+    ]
+    for day in layout.batch_dates():
+        runs = layout.runs_dir(day)
+        report_path = layout.validated_dir(day) / "report.json"
+        promotion_path = runs / "promotion.json"
+        if not (report_path.exists() and promotion_path.exists()):
+            lines.append(f"  {day}  not finished")
+            continue
+        report = json.loads(report_path.read_text())
+        score = json.loads((runs / "score.json").read_text())
+        promotion = json.loads(promotion_path.read_text())
+        live = score["metrics"]["average_precision"] if score["metrics"] else None
+        live_text = (
+            f"{live:.4f} (v{score['model_version']})"
+            if live is not None
+            else "none yet"
+        )
+        lines.append(
+            f"  {day}  {report['rows_read']:>5}  {report['rows_quarantined']:>11}  "
+            f"{live_text:>13}  {promotion['candidate']!s:<25}  "
+            f"{promotion['challenger_average_precision']:.4f}  {promotion['decision']}"
+        )
+    return lines
+
+
+def production_line(model_name: str) -> str:
+    version = registry.production_version(model_name)
+    if version is None:
+        return f"none yet in registered model {model_name}"
+    tags = version.tags
+    score = float(tags.get("fraud.promotion.challenger_average_precision", "nan"))
+    return (
+        f"models:/{model_name}@production = version {version.version} "
+        f"({tags.get('fraud.candidate', '?')}, trained {tags.get('fraud.batch_date', '?')}, "
+        f"validation average precision {score:.4f})"
+    )
+
+
+def ui_lines(uri: str) -> list[str]:
+    if tracking.uses_server(uri):
+        mlflow_ui = uri
+    else:
+        mlflow_ui = f".venv/bin/mlflow ui --backend-store-uri {uri} --port 5000"
+    return [
+        f"  MLflow UI:  {mlflow_ui}",
+        "  Luigi UI:   .venv/bin/luigid --port 8082, then add --scheduler-url "
+        + "http://127.0.0.1:8082",
+        "              to fraud-pipeline run/backfill and open http://127.0.0.1:8082",
+        "  Dashboard:  .venv/bin/fraud-pipeline dashboard --port 8050",
+    ]
+
+
 def summary_lines(is_synthetic: bool) -> list[str]:
-    """Describe where everything is after a run."""
-    config = settings.fraud()
+    """Describe what the run produced and where everything is."""
     tracking.configure()
     uri = settings.tracking_uri()
-    lines = [
-        "",
-        "Done."
-        + (
-            "  (SYNTHETIC data: scores say nothing about real fraud)"
-            if is_synthetic
-            else ""
-        ),
-    ]
+    data_dir = settings.data_dir()
     dates = layout.batch_dates()
+
+    lines = ["", "Done."]
+    if is_synthetic:
+        lines[-1] += "  (SYNTHETIC data: scores say nothing about real fraud)"
     if dates:
         lines.append(
             f"  batch dates        {dates[0]} .. {dates[-1]} ({len(dates)} dates)"
         )
-    lines.append(f"  data folder        {settings.data_dir()}")
+    lines.append(f"  data folder        {data_dir}")
     lines.append(
         f"  MLflow tracking    {uri}  (experiment {settings.experiment_name()})"
     )
     if settings.uses_embedded_store():
         lines.append(f"  MLflow artifacts   {settings.local_artifact_root()}")
-    version = registry.production_version(config.model_name)
-    if version is None:
-        lines.append(
-            f"  production model   none yet in registered model {config.model_name}"
-        )
-    else:
-        ap = version.tags.get("fraud.promotion.challenger_average_precision", "?")
-        lines.append(
-            f"  production model   models:/{config.model_name}@production = version "
-            f"{version.version} ({version.tags.get('fraud.candidate', '?')}, trained "
-            f"{version.tags.get('fraud.batch_date', '?')}, validation average precision {ap})"
-        )
+    lines.append(f"  production model   {production_line(settings.fraud().model_name)}")
     lines.append(
-        f"  predictions        {settings.data_dir() / 'predictions'}/<date>/predictions.csv"
+        f"  predictions        {data_dir / 'predictions'}/<date>/predictions.csv"
     )
-    lines.append(
-        f"  quarantined rows   {settings.data_dir() / 'validated'}/<date>/quarantine.csv"
-    )
+    lines.append(f"  quarantined rows   {data_dir / 'validated'}/<date>/quarantine.csv")
     lines.append(f"  log                {layout.log_path()}")
-    lines.append("")
-    if settings.uses_embedded_store():
-        lines.append(
-            f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000"
-        )
-    else:
-        lines.append(
-            f"  MLflow UI:  {uri}"
-            if tracking.uses_server(uri)
-            else f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}"
-        )
-    lines.append(
-        "  Luigi UI:   .venv/bin/luigid --port 8082, then add --scheduler-url http://127.0.0.1:8082"
-    )
-    lines.append(
-        "              to fraud-pipeline run/backfill and open http://127.0.0.1:8082"
-    )
-    lines.append("  Dashboard:  .venv/bin/fraud-pipeline dashboard --port 8050")
+
+    lines.extend(["", *date_table(), ""])
+    lines.extend(ui_lines(uri))
     return lines
 
 

@@ -19,6 +19,17 @@ logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
 
+# Types outside scikit-learn's own that the candidates contain. skops, the safe format
+# MLflow saves scikit-learn models in, refuses to save or load any type not listed as
+# trusted; a new kind of estimator adds its types here.
+SKOPS_TRUSTED_TYPES = [
+    "sklearn.tree._tree.Tree",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "imblearn.over_sampling._smote.base.SMOTE",
+    "imblearn.pipeline.Pipeline",
+]
+
 
 @dataclass
 class CandidateRun:
@@ -69,7 +80,7 @@ def log_datasets(split: WindowSplit, batch_date: date, source: str) -> None:
                 targets=LABEL_COLUMN,
                 name=f"{context}-window-{batch_date.isoformat()}",
             )
-        mlflow.log_input(dataset, context=context)
+            mlflow.log_input(dataset, context=context)
 
 
 def log_figures(y_true, y_score, metrics: dict, title: str) -> None:
@@ -143,9 +154,8 @@ def train_candidate(
         model_info = mlflow.sklearn.log_model(
             model,
             name=MODEL_ARTIFACT,
-            # cloudpickle, because the skops format rejects xgboost and imblearn types
-            # unless each is listed as trusted. The registry is this project's own.
-            serialization_format="cloudpickle",
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
             signature=infer_signature(example, model.predict_proba(example)),
             input_example=example,
             pyfunc_predict_fn="predict_proba",
