@@ -24,8 +24,11 @@ _PSI_SCALE = [
     [1.0, "#a50f15"],
 ]
 
+# uirevision keeps the user's zoom and hidden traces when the page refreshes itself, as
+# long as the figure shows the same thing.
 _LAYOUT = {
     "template": "plotly_white",
+    "uirevision": "keep",
     "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
     "legend": {"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
 }
@@ -136,7 +139,7 @@ def timeline_figure(points: pd.DataFrame, events: pd.DataFrame, metric: str) -> 
             )
         )
 
-    figure.update_layout(title=title, yaxis_title=label, **_LAYOUT)
+    figure.update_layout(title=title, yaxis_title=label, **{**_LAYOUT, "uirevision": metric})
     figure.update_xaxes(**_date_axis(points["batch_date"]))
     return figure
 

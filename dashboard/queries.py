@@ -133,11 +133,9 @@ def find_experiment_id(connection: Connection, name: str) -> str | None:
     return None if found is None else str(found)
 
 
-def _active_run_ids(experiment_id: str) -> sa.Select:
-    return (
-        sa.select(runs.c.run_uuid)
-        .where(runs.c.experiment_id == int(experiment_id))
-        .where(runs.c.lifecycle_stage == "active")
+def _is_active_run_of(experiment_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        runs.c.experiment_id == int(experiment_id), runs.c.lifecycle_stage == "active"
     )
 
 
@@ -166,8 +164,7 @@ def load_runs(connection: Connection, experiment_id: str) -> pd.DataFrame:
             *tag_columns,
         )
         .select_from(joined)
-        .where(runs.c.experiment_id == int(experiment_id))
-        .where(runs.c.lifecycle_stage == "active")
+        .where(_is_active_run_of(experiment_id))
         .group_by(
             runs.c.run_uuid, runs.c.name, runs.c.status, runs.c.start_time, runs.c.end_time
         )
@@ -213,7 +210,8 @@ def load_metrics(
             latest_metrics.c.value,
             latest_metrics.c.is_nan,
         )
-        .where(latest_metrics.c.run_uuid.in_(_active_run_ids(experiment_id)))
+        .select_from(latest_metrics.join(runs, runs.c.run_uuid == latest_metrics.c.run_uuid))
+        .where(_is_active_run_of(experiment_id))
         .where(sa.or_(*conditions))
     )
     rows = connection.execute(statement).all()
@@ -238,7 +236,8 @@ def load_model_versions(connection: Connection, experiment_id: str) -> pd.DataFr
         for column, key in VERSION_TAGS.items()
     ]
     alias_count = sa.func.count(registered_model_aliases.c.alias)
-    joined = model_versions.outerjoin(
+    joined = model_versions.join(runs, runs.c.run_uuid == model_versions.c.run_id)
+    joined = joined.outerjoin(
         model_version_tags,
         sa.and_(
             model_version_tags.c.name == model_versions.c.name,
@@ -265,7 +264,7 @@ def load_model_versions(connection: Connection, experiment_id: str) -> pd.DataFr
             *tag_columns,
         )
         .select_from(joined)
-        .where(model_versions.c.run_id.in_(_active_run_ids(experiment_id)))
+        .where(_is_active_run_of(experiment_id))
         .group_by(
             model_versions.c.name,
             model_versions.c.version,

@@ -1,16 +1,15 @@
-"""Fixtures of the dashboard tests: MLflow stores, a PostgreSQL database and Chromium.
+"""Fixtures of the dashboard tests: MLflow stores and headless Chromium.
 
 ``write_contract_store`` fills a store with the MlflowClient exactly as docs/tracking.md
-describes, with chosen edge cases (a failed date, a deleted run). Tests that need
-PostgreSQL or a browser skip when it is missing, except under CI=true, where they fail.
+describes, with chosen edge cases (a failed date, a deleted run). PostgreSQL databases
+come from the suite-wide ``postgres_database`` factory in tests/conftest.py, which fails
+when the server is missing. Browser tests skip when Chromium is missing, except under
+CI=true, where they fail.
 """
 
 import math
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -21,7 +20,6 @@ from mlflow.entities import Metric
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-POSTGRES_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 
 FEATURES = [f"V{number}" for number in range(1, 29)] + ["Amount"]
 CANDIDATE_METRICS = [
@@ -43,7 +41,7 @@ CANDIDATE_METRICS = [
 
 
 def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def require(available: bool, reason: str) -> None:
@@ -57,16 +55,6 @@ def require(available: bool, reason: str) -> None:
 
 def browser_available() -> bool:
     return os.access(CHROMIUM, os.X_OK) and shutil.which(CHROMEDRIVER) is not None
-
-
-def postgres_available() -> bool:
-    import psycopg2
-
-    try:
-        psycopg2.connect(connect_timeout=3, **POSTGRES_ADMIN).close()
-    except psycopg2.OperationalError:
-        return False
-    return True
 
 
 def pytest_runtest_setup(item):
@@ -299,65 +287,21 @@ def one_date_store(tmp_path_factory) -> ContractStore:
     return write_contract_store(f"sqlite:///{folder / 'mlflow.db'}", dates=1)
 
 
-def _admin_execute(statement: str) -> None:
-    import psycopg2
-
-    # CREATE and DROP DATABASE must run outside a transaction. psycopg2 2.9 opens one
-    # in "with connection:" even in autocommit mode, so the connection is closed by hand.
-    admin = psycopg2.connect(connect_timeout=5, **POSTGRES_ADMIN)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        admin.close()
-
-
-@contextmanager
-def temporary_postgres_database(prefix: str = "dashboard_test") -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database, yield its URI, then drop it.
-
-    The URI uses the psycopg2 driver, as MLflow and the dashboard need.
-    """
-    require(postgres_available(), "needs PostgreSQL on 127.0.0.1:5432 (user postgres)")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[Callable[[str], str]]:
-    """Factory of fresh PostgreSQL databases, dropped at the end of the session.
-
-    It takes the place of the suite-wide fixture of the same name for the dashboard
-    tests (and for ``pipeline_store_postgres`` when they request it), because that
-    one runs CREATE DATABASE inside psycopg2's "with connection:" transaction.
-    """
-    with ExitStack() as stack:
-
-        def create(prefix: str = "fraud_test") -> str:
-            return stack.enter_context(temporary_postgres_database(prefix))
-
-        yield create
-
-
-@pytest.fixture(scope="session")
-def empty_postgres_database() -> Iterator[str]:
+def empty_postgres_database(postgres_database) -> str:
     """A fresh PostgreSQL database without MLflow's tables."""
-    with temporary_postgres_database() as uri:
-        yield uri
+    return postgres_database("dashboard_empty")
 
 
 @pytest.fixture(scope="session")
-def postgres_contract_store() -> Iterator[ContractStore]:
+def postgres_contract_store(postgres_database) -> ContractStore:
     """The same records as contract_store, in a PostgreSQL database."""
-    with temporary_postgres_database() as uri:
-        yield write_contract_store(
-            uri, dates=6, failed_last_date=True, delete_one_candidate_run=True
-        )
+    return write_contract_store(
+        postgres_database("dashboard_contract"),
+        dates=6,
+        failed_last_date=True,
+        delete_one_candidate_run=True,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
