@@ -99,6 +99,15 @@ def render(
 
     dates = len(parents)
     message = f"{dates} batch date{'s' if dates != 1 else ''} from {first_date} to {last_date}."
+    current = snapshot.versions[snapshot.versions["is_production"].astype(bool)]
+    if current.empty:
+        message += " No model is in production."
+    else:
+        row = current.iloc[-1]
+        message += f" In production: {row['name']} version {row['version']}"
+        if isinstance(row["candidate"], str):
+            message += f" ({row['candidate']})"
+        message += "."
     return Page(
         state="ready",
         message=message,

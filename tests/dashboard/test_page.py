@@ -106,3 +106,10 @@ def test_page_links_to_mlflow_ui(contract_store):
     text = str(built.registry_table)
     assert f"{UI_URL}/#/models/{contract_store.model_name}/versions/" in text
     assert f"{UI_URL}/#/experiments/" in text
+
+
+def test_page_names_production_version(contract_store):
+    built = build(contract_store.tracking_uri)
+    last_good = [d for d in contract_store.dates if d not in contract_store.failed_dates][-1]
+    version = contract_store.production_after[last_good]
+    assert f"In production: {contract_store.model_name} version {version}" in built.message
