@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import flask
 from dash import Dash, Input, Output
+from sqlalchemy.engine import Engine
 
 from dashboard import page, store
 from dashboard.layout import INDEX_TEMPLATE, build_layout
@@ -63,6 +64,45 @@ class DashboardConfig:
         )
 
 
+def page_outputs(
+    engine: Engine,
+    config: DashboardConfig,
+    metric: str | None,
+    start_date: str | None,
+    end_date: str | None,
+) -> tuple:
+    """Build the page and return the callback's outputs, in the callback's order."""
+    try:
+        built = page.build_page(
+            engine,
+            config.database_uri,
+            config.experiment_name,
+            metric,
+            start_date,
+            end_date,
+            config.mlflow_ui_url,
+        )
+    except Exception as err:
+        # Records that break an assumption of the views must not leave a blank or
+        # stale page. The traceback goes to the log, and the page says what failed.
+        logger.exception(
+            "building the page failed (metric %s, dates %s to %s)", metric, start_date, end_date
+        )
+        built = page.message_page("error", f"Building the page failed: {err!r}")
+    return (
+        built.message,
+        f"status status-{built.state}",
+        built.timeline,
+        built.registry_table,
+        built.health,
+        built.drift,
+        built.drift_table,
+        built.latest_runs_table,
+        built.first_date,
+        built.last_date,
+    )
+
+
 def create_app(config: DashboardConfig | None = None) -> Dash:
     """Build the Dash app for ``config``, or for the environment when it is None."""
     config = config or DashboardConfig.from_environment()
@@ -90,27 +130,7 @@ def create_app(config: DashboardConfig | None = None) -> Dash:
         Input("date-range", "end_date"),
     )
     def update_page(_n_intervals, metric, start_date, end_date):
-        built = page.build_page(
-            engine,
-            config.database_uri,
-            config.experiment_name,
-            metric,
-            start_date,
-            end_date,
-            config.mlflow_ui_url,
-        )
-        return (
-            built.message,
-            f"status status-{built.state}",
-            built.timeline,
-            built.registry_table,
-            built.health,
-            built.drift,
-            built.drift_table,
-            built.latest_runs_table,
-            built.first_date,
-            built.last_date,
-        )
+        return page_outputs(engine, config, metric, start_date, end_date)
 
     @app.server.route("/healthz")
     def healthz():

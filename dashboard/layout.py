@@ -23,7 +23,7 @@ section h2 { font-size: 17px; margin: 0 0 10px; }
 .status { padding: 10px 14px; border-radius: 6px; margin-bottom: 16px; font-size: 14px; }
 .status-ready { background: #e3f9e5; color: #05400a; }
 .status-empty { background: #fff3c4; color: #513c06; }
-.status-unreachable { background: #ffe3e3; color: #610404; }
+.status-unreachable, .status-error { background: #ffe3e3; color: #610404; }
 .data-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .data-table th { text-align: left; border-bottom: 2px solid #d9e2ec; padding: 6px 8px;
                  color: #52606d; font-weight: 600; }

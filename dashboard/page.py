@@ -36,7 +36,8 @@ class Snapshot:
 class Page:
     """Everything the page shows for one choice of metric and date range.
 
-    ``state`` is ``ready``, ``empty`` (no runs to show) or ``unreachable``.
+    ``state`` is ``ready``, ``empty`` (no runs to show), ``unreachable``, or ``error``
+    (set by dashboard.app when building the page raised).
     ``first_date`` and ``last_date`` are the batch dates in the store (YYYY-MM-DD),
     which bound the date picker.
     """

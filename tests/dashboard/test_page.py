@@ -113,3 +113,24 @@ def test_page_names_production_version(contract_store):
     last_good = [d for d in contract_store.dates if d not in contract_store.failed_dates][-1]
     version = contract_store.production_after[last_good]
     assert f"In production: {contract_store.model_name} version {version}" in built.message
+
+
+def test_page_single_failed_run(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("fraud-detection")
+    run = client.create_run(
+        experiment_id,
+        tags={"fraud.batch_date": "2013-09-01", "fraud.run_kind": "batch"},
+        run_name="batch-2013-09-01",
+    )
+    client.set_terminated(run.info.run_id, status="FAILED")
+
+    built = build(uri)
+    assert built.state == "ready"
+    assert "1 batch date from 2013-09-01 to 2013-09-01" in built.message
+    assert "No model is in production" in built.message
+    assert "No average precision logged" in built.timeline.layout.annotations[0].text
+    assert "run FAILED" in str(built.registry_table)
+    assert "running" not in str(built.latest_runs_table)
+    assert len(built.health.data) == 3
