@@ -39,9 +39,9 @@ def resolve_params(estimator: str, params: dict, class_counts: tuple[int, int]) 
 
     ``scale_pos_weight = "balanced"`` for xgboost becomes negatives / positives of the
     training rows, which ``class_counts`` gives as (negatives, positives). SMOTE's
-    ``k_neighbors`` is lowered to positives - 1 when a window has fewer frauds than that,
-    and its ``sampling_strategy`` (frauds per legitimate row after resampling) is raised
-    just above the window's own ratio when the window already has more frauds than that.
+    ``k_neighbors`` is capped at positives - 1. Its ``sampling_strategy``, the frauds
+    per legitimate row after resampling, is raised just above the window's own ratio
+    when the window already has more frauds than requested.
     """
     resolved = dict(params)
     negatives, positives = class_counts
@@ -90,7 +90,7 @@ def build_estimator(name: str, estimator: str, params: dict, seed: int):
                 for key, value in params.items()
                 if not key.startswith("smote_")
             }
-            # The resampler sits inside the pipeline, so it only ever sees training rows.
+            # The resampler is a pipeline step, so it is fitted on training rows only.
             return ResamplingPipeline(
                 [
                     ("scale", StandardScaler()),

@@ -1,6 +1,7 @@
 """The ``fraud-pipeline`` command."""
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -118,16 +119,10 @@ def command_quickstart(args: argparse.Namespace) -> int:
     return quickstart(args)
 
 
-def command_dashboard(args: argparse.Namespace) -> int:
-    from dashboard.server import main as dashboard_main
-
-    return dashboard_main(args.dashboard_args)
-
-
-def command_schedule(args: argparse.Namespace) -> int:
-    from pipeline.loop import main as loop_main
-
-    return loop_main(args.schedule_args)
+DELEGATED_COMMANDS = {
+    "dashboard": ("dashboard.server", "main"),
+    "schedule": ("pipeline.loop", "main"),
+}
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -206,21 +201,24 @@ def make_parser() -> argparse.ArgumentParser:
     add_scheduler_options(quickstart)
     quickstart.set_defaults(handler=command_quickstart)
 
-    dashboard = commands.add_parser(
-        "dashboard", help="Serve the Dash dashboard", add_help=False
+    # These two have parsers of their own; main() hands them the rest of the line.
+    commands.add_parser(
+        "dashboard", help="Serve the Dash dashboard (--help for options)"
     )
-    dashboard.add_argument("dashboard_args", nargs=argparse.REMAINDER)
-    dashboard.set_defaults(handler=command_dashboard)
-
-    schedule = commands.add_parser(
-        "schedule", help="Catch up every date up to today, periodically", add_help=False
+    commands.add_parser(
+        "schedule",
+        help="Catch up every date up to today, periodically (--help for options)",
     )
-    schedule.add_argument("schedule_args", nargs=argparse.REMAINDER)
-    schedule.set_defaults(handler=command_schedule)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED_COMMANDS:
+        module_name, function_name = DELEGATED_COMMANDS[argv[0]]
+        module = importlib.import_module(module_name)
+        return getattr(module, function_name)(argv[1:])
+
     args = make_parser().parse_args(argv)
     from pipeline import logs
 

@@ -55,7 +55,7 @@ def tune_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
 def evaluate(y_true, y_score, amount, threshold: float) -> dict[str, float]:
     """Compute every metric of METRIC_NAMES.
 
-    ``y_true`` holds 0/1 labels, ``y_score`` fraud probabilities and ``amount`` the
+    ``y_true`` contains 0/1 labels, ``y_score`` fraud probabilities and ``amount`` the
     transaction amounts, all of one length. Ranking metrics are NaN when only one class
     is present, since they are undefined there.
     """

@@ -13,7 +13,7 @@ SYNTHETIC_ROWS = 20_000
 
 
 class DataFolderConflictError(RuntimeError):
-    """The data folder already holds batches cut from another source."""
+    """The data folder already contains batches cut from another source."""
 
 
 def choose_source(requested: Path | None) -> tuple[Path, bool]:
@@ -47,7 +47,7 @@ def check_source_marker(source: Path, hours_per_day: float) -> None:
         found = json.loads(marker.read_text())
         if found != expected:
             raise DataFolderConflictError(
-                f"{settings.data_dir()} already holds batches cut from {found['source']} "
+                f"{settings.data_dir()} already contains batches cut from {found['source']} "
                 f"({found['hours_per_day']} hours per day), not {expected['source']} "
                 f"({hours_per_day} hours per day). Set FRAUD_DATA_DIR to a new folder, or "
                 "remove its incoming/, validated/, runs/, predictions/ and mlflow/ folders."

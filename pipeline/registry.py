@@ -101,8 +101,13 @@ def register(
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
+        # A logged model's URI is models:/<model id>. A tracking server rejects it as a
+        # source unless the model id is passed too; the SQLite store accepts either.
+        model_id = None
+        if model_uri.startswith("models:/"):
+            model_id = model_uri.removeprefix("models:/")
         version = client.create_model_version(
-            model_name, model_uri, run_id=run_id, tags=tags
+            model_name, model_uri, run_id=run_id, tags=tags, model_id=model_id
         )
         logger.info(
             "registered %s version %s from run %s", model_name, version.version, run_id

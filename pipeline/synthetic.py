@@ -2,8 +2,8 @@
 
 The rows only imitate the real layout: 28 independent standard-normal components, a
 log-normal Amount, about 2 % fraud (the real file has 0.17 %) shifted along a few components, and Time spanning
-two days with fewer transactions at night. Models trained on it say nothing about
-real fraud.
+two days with fewer transactions at night. Scores of models trained on it do not
+reflect real fraud.
 """
 
 import csv

@@ -45,6 +45,15 @@ def read_json(target: luigi.LocalTarget) -> dict:
         return json.load(handle)
 
 
+_logged_messages: set[str] = set()
+
+
+def log_once(level: int, message: str) -> None:
+    if message not in _logged_messages:
+        _logged_messages.add(message)
+        logger.log(level, message)
+
+
 def window_dates(batch_date: date) -> list[date]:
     """Batch dates in the training window of ``batch_date``, oldest first."""
     first = batch_date - timedelta(days=settings.fraud().window_days - 1)
@@ -364,13 +373,20 @@ class Backfill(luigi.WrapperTask):
             self.start + timedelta(days=n)
             for n in range((self.end - self.start).days + 1)
         ]
-        missing = [day.isoformat() for day in days if day not in available]
-        if missing:
-            logger.warning(
-                "no batch file for %d date(s) between %s and %s: %s",
-                len(missing),
-                self.start,
-                self.end,
-                ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""),
+        present = [day for day in days if day in available]
+        gaps = [day for day in days if present and present[0] < day < present[-1]]
+        gaps = [day.isoformat() for day in gaps if day not in available]
+        # Luigi calls requires() several times per build: each message is logged once.
+        if gaps:
+            log_once(
+                logging.WARNING,
+                f"no batch file for {len(gaps)} date(s) between {present[0]} and "
+                f"{present[-1]}: {', '.join(gaps[:10])}{' ...' if len(gaps) > 10 else ''}",
+            )
+        waiting = len([day for day in days if not present or day > present[-1]])
+        if waiting:
+            log_once(
+                logging.INFO,
+                f"waiting for the batch files of {waiting} date(s) up to {self.end}",
             )
         return [DailyPipeline(date=day) for day in days if day in available]

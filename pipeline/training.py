@@ -19,9 +19,9 @@ logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
 
-# Types outside scikit-learn's own that the candidates contain. skops, the safe format
-# MLflow saves scikit-learn models in, refuses to save or load any type not listed as
-# trusted; a new kind of estimator adds its types here.
+# Types outside scikit-learn's own that the candidates contain. MLflow saves the models
+# with skops, which rejects any type not listed as trusted when saving or loading.
+# A new kind of estimator adds its types here.
 SKOPS_TRUSTED_TYPES = [
     "sklearn.tree._tree.Tree",
     "xgboost.core.Booster",
@@ -33,7 +33,7 @@ SKOPS_TRUSTED_TYPES = [
 
 @dataclass
 class CandidateRun:
-    """Where a trained candidate was logged and how it scored on validation."""
+    """Run, model URI and validation metrics of one logged candidate."""
 
     run_id: str
     model_uri: str

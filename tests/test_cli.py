@@ -220,4 +220,11 @@ def test_quickstart_uses_synthetic_stand_in(tmp_path):
     conflict = run_command(
         [BIN / "fraud-pipeline", "quickstart"], data_dir, tmp_path, check_rc=2
     )
-    assert "already holds batches cut from" in conflict.stderr
+    assert "already contains batches cut from" in conflict.stderr
+
+
+@pytest.mark.parametrize("command", ["dashboard", "schedule"])
+def test_delegated_command_help(command, tmp_path):
+    result = run_command([BIN / "fraud-pipeline", command, "--help"], tmp_path / "data", tmp_path)
+
+    assert f"usage: fraud-pipeline {command}" in result.stdout
