@@ -3,7 +3,7 @@ import sys
 import pytest
 
 import dashboard.app
-from dashboard import server
+from dashboard import server, store
 from dashboard.app import DashboardConfig, create_app
 
 
@@ -93,12 +93,6 @@ def test_parser_defaults():
     assert args.debug is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SystemExit,
-    reason="pipeline.cli collects the dashboard's arguments with argparse.REMAINDER, "
-    "which rejects them when the first one is an option such as --port",
-)
 def test_cli_passes_dashboard_options(monkeypatch, tmp_path):
     from pipeline import cli
 
@@ -111,3 +105,16 @@ def test_cli_passes_dashboard_options(monkeypatch, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert cli.main(["dashboard", "--port", "8124", "--database-uri", uri]) == 0
     assert served == {"host": "127.0.0.1", "port": 8124}
+
+
+def test_page_outputs_on_error(monkeypatch, tmp_path):
+    def broken_build_page(*args):
+        raise KeyError("batch_date")
+
+    monkeypatch.setattr("dashboard.page.build_page", broken_build_page)
+    config = config_for(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    engine = store.create_read_only_engine(config.database_uri)
+    outputs = dashboard.app.page_outputs(engine, config, "average_precision", None, None)
+    assert outputs[0] == "Building the page failed: KeyError('batch_date')"
+    assert outputs[1] == "status status-error"
+    assert outputs[2].layout.annotations[0].text == outputs[0]
