@@ -1,12 +1,8 @@
 """Metrics and figures for a model's fraud probabilities on labelled rows."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
     f1_score,
@@ -91,7 +87,8 @@ def pr_curve_figure(y_true, y_score, title: str):
     """Precision-recall curve with its average precision in the legend."""
     precision, recall, _ = precision_recall_curve(y_true, y_score)
     ap = average_precision_score(y_true, y_score)
-    figure, axes = plt.subplots(figsize=(5, 4))
+    figure = Figure(figsize=(5, 4))
+    axes = figure.subplots()
     axes.step(recall, precision, where="post", label=f"AP = {ap:.3f}")
     axes.set_xlabel("Recall")
     axes.set_ylabel("Precision")
@@ -111,10 +108,12 @@ def confusion_figure(metrics: dict, title: str):
             [metrics["false_negatives"], metrics["true_positives"]],
         ]
     )
-    figure, axes = plt.subplots(figsize=(4, 4))
+    figure = Figure(figsize=(4, 4))
+    axes = figure.subplots()
     axes.imshow(counts, cmap="Blues")
     for (row, column), value in np.ndenumerate(counts):
-        axes.text(column, row, f"{value:,}", ha="center", va="center")
+        colour = "white" if value > counts.max() / 2 else "black"
+        axes.text(column, row, f"{value:,}", ha="center", va="center", color=colour)
     axes.set_xticks([0, 1], ["legit", "fraud"])
     axes.set_yticks([0, 1], ["legit", "fraud"])
     axes.set_xlabel("Predicted")

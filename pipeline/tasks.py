@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import luigi
 import luigi.format
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline import (
@@ -86,7 +87,7 @@ class BatchDateTask(luigi.Task):
                 run_id = read_json(run_file)["run_id"]
                 client.set_tag(run_id, "fraud.failed_task", self.task_id)
                 client.set_terminated(run_id, status="FAILED")
-            except Exception as err:  # the original failure matters more than this one
+            except (MlflowException, OSError, KeyError, ValueError) as err:
                 logger.error(
                     "could not mark the parent run of %s as failed: %s", self.date, err
                 )

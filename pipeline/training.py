@@ -6,7 +6,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import date
 
-import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
@@ -89,7 +88,6 @@ def log_figures(y_true, y_score, metrics: dict, title: str) -> None:
         (evaluation.confusion_figure(metrics, title), "confusion_matrix.png"),
     ):
         mlflow.log_figure(figure, artifact)
-        plt.close(figure)
 
 
 def train_candidate(
