@@ -55,3 +55,14 @@ def fill_store(source: Path, data_dir: Path, tracking_uri: str | None = None) ->
         split_days(source, STORE_START, STORE_HOURS_PER_DAY)
         assert run_pipeline([Backfill(start=STORE_DATES[0], end=STORE_DATES[-1])])
     return data_dir
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip the calling test when a service is missing, or fail it under CI."""
+    import pytest
+
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: every service the tests need must be present)")
+    pytest.skip(reason)

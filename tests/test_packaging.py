@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from tests.support import require_service
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_PATH = ROOT / "docker-compose.yml"
 ENV_EXAMPLE_PATH = ROOT / ".env.example"
@@ -152,8 +154,10 @@ def test_compose_defaults_equal_env_example():
 
 def test_compose_file_valid_for_docker_compose(tmp_path):
     executable = shutil.which("docker-compose")
-    if executable is None:
-        pytest.skip("docker-compose is not installed (Debian package docker-compose)")
+    require_service(
+        executable is not None,
+        "docker-compose is not installed (Debian package docker-compose)",
+    )
     empty_env = tmp_path / "empty.env"
     empty_env.write_text("")
 

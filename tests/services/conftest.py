@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import require_service
+
 ROOT = Path(__file__).resolve().parents[2]
 # The virtualenv running pytest: it has fraud-pipeline, mlflow, luigid and moto_server.
 BIN_DIR = Path(sys.executable).parent
@@ -48,13 +50,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.services)
 
 
-def missing_service(reason: str) -> None:
-    """Skip the test, or fail it under CI, where every service must be present."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the services tests must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session", name="services")
 def services_fixture():
     """The scripts/services.py module, for tests that start their own services."""
@@ -76,7 +71,7 @@ def postgres_uris():
         for name in names.values():
             services_script.ensure_database(name, **PG_SERVER)
     except services_script.ServiceError as err:
-        missing_service(str(err))
+        require_service(False, str(err))
     yield {
         key: services_script.postgres_uri(name, **PG_SERVER)
         for key, name in names.items()
@@ -89,8 +84,9 @@ def postgres_uris():
 def s3_endpoint(service_dir):
     """URL of a moto S3 server on a free port."""
     if not (BIN_DIR / "moto_server").exists():
-        missing_service(
-            "moto_server not found; install the test extra: pip install -e '.[test]'"
+        require_service(
+            False,
+            "moto_server not found; install the test extra: pip install -e '.[test]'",
         )
     service = services_script.start_s3(
         services_script.free_port(), service_dir / "s3.log"
