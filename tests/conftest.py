@@ -30,7 +30,8 @@ def source_csv(tmp_path_factory) -> Path:
         return SAMPLE_CSV
     if IN_CI:
         pytest.fail(
-            f"{SAMPLE_CSV} is missing; CI always provides the genuine sample rows"
+            f"{SAMPLE_CSV} is missing; under CI the tests need the genuine rows there "
+            "(set FRAUD_SAMPLE_CSV to another extract of the real file)"
         )
     warnings.warn(
         f"{SAMPLE_CSV} not found: tests use a synthetic stand-in", stacklevel=1

@@ -12,7 +12,12 @@ import mlflow
 from pipeline import settings
 from pipeline.batches import split_days
 
-SAMPLE_CSV = settings.PROJECT_ROOT.parent / "shared" / "data" / "creditcard_sample.csv"
+SAMPLE_CSV = Path(
+    os.environ.get(
+        "FRAUD_SAMPLE_CSV",
+        settings.PROJECT_ROOT.parent / "shared" / "data" / "creditcard_sample.csv",
+    )
+)
 POSTGRES_DSN = os.environ.get(
     "FRAUD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
