@@ -68,10 +68,12 @@ def log_datasets(split: WindowSplit, batch_date: date, source: str) -> None:
     columns = [*FEATURE_COLUMNS, LABEL_COLUMN]
     for context, frame in (("training", split.train), ("validation", split.validation)):
         with warnings.catch_warnings():
-            # MLflow hints that the integer Class column cannot hold missing values;
-            # validation guarantees it has none.
+            # MLflow hints that the integer Class column cannot hold missing values, and
+            # validation guarantees it has none. MLflow 3.17 also registers two local
+            # dataset source classes, warns that a local path fits both, and picks one.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains")
             warnings.filterwarnings(
-                "ignore", message="Hint: Inferred schema contains integer"
+                "ignore", message="The specified dataset source can"
             )
             dataset = mlflow.data.from_pandas(
                 frame[columns],
