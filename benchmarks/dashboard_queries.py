@@ -55,7 +55,9 @@ UI_URL = "http://127.0.0.1:5000"
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dates", type=int, default=365, help="batch dates (default: 365)")
+    parser.add_argument(
+        "--dates", type=int, default=365, help="batch dates (default: 365)"
+    )
     parser.add_argument(
         "--candidates", type=int, default=5, help="candidates per date (default: 5)"
     )
@@ -66,9 +68,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="pad each run with extra metric keys up to this count (default: 45)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=5, help="timed repetitions of each step (default: 5)"
+        "--repeat",
+        type=int,
+        default=5,
+        help="timed repetitions of each step (default: 5)",
     )
-    parser.add_argument("--postgres", action="store_true", help="also benchmark PostgreSQL")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also benchmark PostgreSQL"
+    )
     parser.add_argument(
         "--postgres-admin-dsn",
         default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
@@ -90,7 +97,9 @@ def padded(values: dict[str, float], size: int) -> dict[str, float]:
 def build_rows(args: argparse.Namespace, experiment_id: int) -> dict[str, list[dict]]:
     """Build every row to insert, per table, following docs/tracking.md."""
     rng = np.random.default_rng(0)
-    rows = {name: [] for name in ("runs", "tags", "metrics", "model_versions", "mv_tags")}
+    rows = {
+        name: [] for name in ("runs", "tags", "metrics", "model_versions", "mv_tags")
+    }
     candidates = [f"candidate_{n}" for n in range(args.candidates)]
     first = date(2025, 1, 1)
     start_ms = 1_735_700_000_000
@@ -133,7 +142,11 @@ def build_rows(args: argparse.Namespace, experiment_id: int) -> dict[str, list[d
 
     for index in range(args.dates):
         day = (first + timedelta(days=index)).isoformat()
-        common = {"fraud.batch_date": day, "fraud.code_version": "bench", "fraud.seed": "42"}
+        common = {
+            "fraud.batch_date": day,
+            "fraud.code_version": "bench",
+            "fraud.seed": "42",
+        }
         failed = index % 97 == 50
         batch_metrics = {
             "batch_rows": 2500.0,
@@ -154,10 +167,16 @@ def build_rows(args: argparse.Namespace, experiment_id: int) -> dict[str, list[d
         scores = {}
         if not failed:
             for name in candidates:
-                scores[name] = {key: float(rng.uniform(0.5, 0.95)) for key in CANDIDATE_METRICS}
+                scores[name] = {
+                    key: float(rng.uniform(0.5, 0.95)) for key in CANDIDATE_METRICS
+                }
             best = max(scores, key=lambda name: scores[name]["average_precision"])
             version = str(index + 1)
-            decision = "promoted" if production_version is None or index % 7 == 0 else "rejected"
+            decision = (
+                "promoted"
+                if production_version is None or index % 7 == 0
+                else "rejected"
+            )
             parent_tags.update(
                 {
                     "fraud.promotion.decision": decision,
@@ -170,7 +189,11 @@ def build_rows(args: argparse.Namespace, experiment_id: int) -> dict[str, list[d
                 "average_precision"
             ]
         parent = add_run(
-            f"batch-{day}", index, "FAILED" if failed else "FINISHED", parent_tags, batch_metrics
+            f"batch-{day}",
+            index,
+            "FAILED" if failed else "FINISHED",
+            parent_tags,
+            batch_metrics,
         )
         if failed:
             continue
@@ -217,7 +240,9 @@ def build_rows(args: argparse.Namespace, experiment_id: int) -> dict[str, list[d
             "fraud.candidate": best,
             "fraud.promotion.decision": decision,
         }.items():
-            rows["mv_tags"].append({"key": key, "value": value, "name": MODEL, "version": index + 1})
+            rows["mv_tags"].append(
+                {"key": key, "value": value, "name": MODEL, "version": index + 1}
+            )
         if decision == "promoted":
             production_version = version
     return rows
@@ -255,7 +280,9 @@ def fill_store(database_uri: str, args: argparse.Namespace) -> dict[str, int]:
         # Autovacuum would analyze the new rows within minutes. Until then PostgreSQL
         # plans as if the tables were empty, which made load_model_versions 20 times
         # slower (nested loops instead of hash joins).
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT"
+        ) as connection:
             connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     promoted = [row for row in rows["mv_tags"] if row["value"] == "promoted"]
@@ -290,12 +317,19 @@ def benchmark(label: str, database_uri: str, args: argparse.Namespace) -> None:
     with engine.connect() as connection:
         experiment_id = queries.find_experiment_id(connection, EXPERIMENT)
         steps = {
-            "find_experiment_id": lambda: queries.find_experiment_id(connection, EXPERIMENT),
+            "find_experiment_id": lambda: queries.find_experiment_id(
+                connection, EXPERIMENT
+            ),
             "load_runs": lambda: queries.load_runs(connection, experiment_id),
             "load_metrics": lambda: queries.load_metrics(
-                connection, experiment_id, keys=views.metric_keys(), prefix=views.PSI_PREFIX
+                connection,
+                experiment_id,
+                keys=views.metric_keys(),
+                prefix=views.PSI_PREFIX,
             ),
-            "load_model_versions": lambda: queries.load_model_versions(connection, experiment_id),
+            "load_model_versions": lambda: queries.load_model_versions(
+                connection, experiment_id
+            ),
         }
         results = {name: timed(step, args.repeat) for name, step in steps.items()}
         snapshot = page.load_snapshot(connection, EXPERIMENT)
@@ -313,7 +347,9 @@ def benchmark(label: str, database_uri: str, args: argparse.Namespace) -> None:
     )
     engine.dispose()
 
-    print(f"rows read: {len(snapshot.runs)} runs, {len(snapshot.metrics)} metric values")
+    print(
+        f"rows read: {len(snapshot.runs)} runs, {len(snapshot.metrics)} metric values"
+    )
     print(f"{'step':<28} {'median ms':>10} {'max ms':>10}")
     for name, (median, worst) in results.items():
         print(f"{name:<28} {median:>10.1f} {worst:>10.1f}")
@@ -321,7 +357,9 @@ def benchmark(label: str, database_uri: str, args: argparse.Namespace) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    print(f"python {platform.python_version()}, {platform.processor() or platform.machine()}")
+    print(
+        f"python {platform.python_version()}, {platform.processor() or platform.machine()}"
+    )
     print(
         f"{args.dates} dates x (1 parent + {args.candidates} candidates + 1 production), "
         f"{args.metrics_per_run} metrics per run, median of {args.repeat} runs"
@@ -339,7 +377,9 @@ def main(argv=None) -> int:
             benchmark("PostgreSQL", f"{base}/{name}", args)
         finally:
             with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                connection.execute(
+                    sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                )
             admin.dispose()
     return 0
 

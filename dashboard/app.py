@@ -84,9 +84,12 @@ def page_outputs(
         )
     except Exception as err:
         # Records that break an assumption of the views must not leave a blank or
-        # stale page. The traceback goes to the log, and the page says what failed.
+        # stale page. The traceback goes to the log, and the page shows what failed.
         logger.exception(
-            "building the page failed (metric %s, dates %s to %s)", metric, start_date, end_date
+            "building the page failed (metric %s, dates %s to %s)",
+            metric,
+            start_date,
+            end_date,
         )
         built = page.message_page("error", f"Building the page failed: {err!r}")
     return (
@@ -111,7 +114,9 @@ def create_app(config: DashboardConfig | None = None) -> Dash:
 
     app = Dash(__name__, title="Fraud model monitor", update_title=None)
     app.index_string = INDEX_TEMPLATE
-    app.layout = build_layout(config.experiment_name, store_label, config.refresh_seconds)
+    app.layout = build_layout(
+        config.experiment_name, store_label, config.refresh_seconds
+    )
 
     @app.callback(
         Output("store-status", "children"),

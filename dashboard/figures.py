@@ -74,7 +74,9 @@ def _event_hover(events: pd.DataFrame) -> list[str]:
     ]
 
 
-def timeline_figure(points: pd.DataFrame, events: pd.DataFrame, metric: str) -> go.Figure:
+def timeline_figure(
+    points: pd.DataFrame, events: pd.DataFrame, metric: str
+) -> go.Figure:
     """Draw one line per candidate and one for production, with gate markers.
 
     ``points`` comes from views.timeline_points and ``events`` from views.gate_events.
@@ -139,7 +141,9 @@ def timeline_figure(points: pd.DataFrame, events: pd.DataFrame, metric: str) -> 
             )
         )
 
-    figure.update_layout(title=title, yaxis_title=label, **{**_LAYOUT, "uirevision": metric})
+    figure.update_layout(
+        title=title, yaxis_title=label, **{**_LAYOUT, "uirevision": metric}
+    )
     figure.update_xaxes(**_date_axis(points["batch_date"]))
     return figure
 

@@ -65,7 +65,9 @@ def _section(title: str, *children, section_id: str) -> html.Section:
     return html.Section([html.H2(title), *children], id=section_id)
 
 
-def build_layout(experiment_name: str, store_label: str, refresh_seconds: int) -> html.Div:
+def build_layout(
+    experiment_name: str, store_label: str, refresh_seconds: int
+) -> html.Div:
     """Return the page layout with empty containers for the callbacks to fill."""
     metric_options = [
         {"label": label, "value": key} for key, label in views.TIMELINE_METRICS.items()
@@ -137,7 +139,10 @@ def build_layout(experiment_name: str, store_label: str, refresh_seconds: int) -
                             [
                                 dcc.Graph(id="drift-graph"),
                                 html.Div(
-                                    [html.H2("Top drifting features"), html.Div(id="drift-top")]
+                                    [
+                                        html.H2("Top drifting features"),
+                                        html.Div(id="drift-top"),
+                                    ]
                                 ),
                             ],
                             className="columns",

@@ -86,7 +86,9 @@ def render(
     first_date = _date_text(parents["batch_date"].min()) if not parents.empty else None
     last_date = _date_text(parents["batch_date"].max()) if not parents.empty else None
 
-    points = views.filter_dates(views.timeline_points(runs, metrics, metric), start, end)
+    points = views.filter_dates(
+        views.timeline_points(runs, metrics, metric), start, end
+    )
     events = views.filter_dates(views.gate_events(runs, points), start, end)
     health = views.filter_dates(views.batch_health(runs, metrics), start, end)
     history = views.filter_dates(
@@ -94,7 +96,9 @@ def render(
     )
     matrix = views.drift_matrix(runs, metrics)
     if not matrix.empty:
-        kept_dates = views.filter_dates(pd.DataFrame({"batch_date": matrix.columns}), start, end)
+        kept_dates = views.filter_dates(
+            pd.DataFrame({"batch_date": matrix.columns}), start, end
+        )
         matrix = matrix[list(kept_dates["batch_date"])]
     recent = views.latest_runs(runs, metrics, LATEST_RUNS_LIMIT)
 
@@ -170,9 +174,13 @@ def build_page(
         with engine.connect() as connection:
             snapshot = load_snapshot(connection, experiment_name)
     except SQLAlchemyError as err:
-        logger.exception("reading the MLflow database %s failed", store.display_uri(database_uri))
+        logger.exception(
+            "reading the MLflow database %s failed", store.display_uri(database_uri)
+        )
         first_line = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        return message_page("unreachable", f"Reading the MLflow database failed: {first_line}")
+        return message_page(
+            "unreachable", f"Reading the MLflow database failed: {first_line}"
+        )
 
     if snapshot is None or snapshot.runs.empty:
         return message_page("empty", empty_message(experiment_name))

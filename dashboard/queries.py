@@ -117,7 +117,9 @@ def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
 
 
 def _to_utc(milliseconds: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.to_numeric(milliseconds, errors="coerce"), unit="ms", utc=True)
+    return pd.to_datetime(
+        pd.to_numeric(milliseconds, errors="coerce"), unit="ms", utc=True
+    )
 
 
 def find_experiment_id(connection: Connection, name: str) -> str | None:
@@ -152,7 +154,9 @@ def load_runs(connection: Connection, experiment_id: str) -> pd.DataFrame:
     ]
     joined = runs.outerjoin(
         tags,
-        sa.and_(tags.c.run_uuid == runs.c.run_uuid, tags.c.key.in_(list(RUN_TAGS.values()))),
+        sa.and_(
+            tags.c.run_uuid == runs.c.run_uuid, tags.c.key.in_(list(RUN_TAGS.values()))
+        ),
     )
     statement = (
         sa.select(
@@ -166,7 +170,11 @@ def load_runs(connection: Connection, experiment_id: str) -> pd.DataFrame:
         .select_from(joined)
         .where(_is_active_run_of(experiment_id))
         .group_by(
-            runs.c.run_uuid, runs.c.name, runs.c.status, runs.c.start_time, runs.c.end_time
+            runs.c.run_uuid,
+            runs.c.name,
+            runs.c.status,
+            runs.c.start_time,
+            runs.c.end_time,
         )
     )
     rows = connection.execute(statement).all()
@@ -210,7 +218,9 @@ def load_metrics(
             latest_metrics.c.value,
             latest_metrics.c.is_nan,
         )
-        .select_from(latest_metrics.join(runs, runs.c.run_uuid == latest_metrics.c.run_uuid))
+        .select_from(
+            latest_metrics.join(runs, runs.c.run_uuid == latest_metrics.c.run_uuid)
+        )
         .where(_is_active_run_of(experiment_id))
         .where(sa.or_(*conditions))
     )
@@ -230,9 +240,9 @@ def load_model_versions(connection: Connection, experiment_id: str) -> pd.DataFr
     alias points at now. Returns the columns in VERSION_COLUMNS, oldest version first.
     """
     tag_columns = [
-        sa.func.max(sa.case((model_version_tags.c.key == key, model_version_tags.c.value))).label(
-            column
-        )
+        sa.func.max(
+            sa.case((model_version_tags.c.key == key, model_version_tags.c.value))
+        ).label(column)
         for column, key in VERSION_TAGS.items()
     ]
     alias_count = sa.func.count(registered_model_aliases.c.alias)

@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on, 0.0.0.0 for all interfaces (default: %(default)s)",
     )
     parser.add_argument(
-        "--port", type=int, default=8050, help="TCP port to listen on (default: %(default)s)"
+        "--port",
+        type=int,
+        default=8050,
+        help="TCP port to listen on (default: %(default)s)",
     )
     parser.add_argument(
         "--database-uri",

@@ -139,7 +139,11 @@ class StoreStatus:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return {"reachable": self.reachable, "initialized": self.initialized, "error": self.error}
+        return {
+            "reachable": self.reachable,
+            "initialized": self.initialized,
+            "error": self.error,
+        }
 
 
 def probe(engine: Engine, database_uri: str) -> StoreStatus:
@@ -158,6 +162,8 @@ def probe(engine: Engine, database_uri: str) -> StoreStatus:
             initialized = all(inspector.has_table(name) for name in REQUIRED_TABLES)
     except SQLAlchemyError as err:
         message = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        logger.warning("MLflow store %s is unreachable: %s", display_uri(database_uri), message)
+        logger.warning(
+            "MLflow store %s is unreachable: %s", display_uri(database_uri), message
+        )
         return StoreStatus(reachable=False, initialized=False, error=message)
     return StoreStatus(reachable=True, initialized=initialized)

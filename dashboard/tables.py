@@ -46,7 +46,7 @@ def _date(value) -> str:
 def _duration(seconds) -> str:
     if seconds is None or pd.isna(seconds):
         return "running"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(float(seconds)), 60)
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
@@ -70,7 +70,9 @@ def _decision_badge(decision) -> html.Span:
     return html.Span(text, className=f"badge badge-{text.replace(' ', '-')}")
 
 
-def registry_table(history: pd.DataFrame, links: MlflowLinks, limit: int = 60) -> html.Table:
+def registry_table(
+    history: pd.DataFrame, links: MlflowLinks, limit: int = 60
+) -> html.Table:
     """List which version was production after each batch date, newest first.
 
     ``history`` comes from views.registry_history. A date whose run failed before the
@@ -90,7 +92,9 @@ def registry_table(history: pd.DataFrame, links: MlflowLinks, limit: int = 60) -
     for row in history.head(limit).itertuples():
         version = _text(row.production_version)
         if version != EMPTY_CELL and isinstance(row.model_name, str):
-            version_cell = _link(f"version {version}", links.model_version(row.model_name, version))
+            version_cell = _link(
+                f"version {version}", links.model_version(row.model_name, version)
+            )
         else:
             version_cell = "none" if version == EMPTY_CELL else f"version {version}"
         run_links = [_link("batch run", links.run(row.batch_run_id))]

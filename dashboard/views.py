@@ -53,7 +53,9 @@ def metric_keys() -> list[str]:
 
 def _with_dates(runs: pd.DataFrame) -> pd.DataFrame:
     dated = runs.copy()
-    dated["batch_date"] = pd.to_datetime(dated["batch_date"], format="%Y-%m-%d", errors="coerce")
+    dated["batch_date"] = pd.to_datetime(
+        dated["batch_date"], format="%Y-%m-%d", errors="coerce"
+    )
     return dated.dropna(subset=["batch_date"])
 
 
@@ -66,7 +68,9 @@ def pick_latest(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return ranked.drop_duplicates(subset=by, keep="last").drop(columns="_rank")
 
 
-def filter_dates(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+def filter_dates(
+    frame: pd.DataFrame, start: str | None, end: str | None
+) -> pd.DataFrame:
     """Keep the rows whose ``batch_date`` lies in [start, end]; None leaves a side open."""
     kept = frame
     if start:
@@ -78,7 +82,9 @@ def filter_dates(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.
 
 def _wide_metrics(metrics: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     selected = metrics[metrics["key"].isin(keys)]
-    wide = selected.pivot_table(index="run_id", columns="key", values="value", aggfunc="last")
+    wide = selected.pivot_table(
+        index="run_id", columns="key", values="value", aggfunc="last"
+    )
     return wide.reindex(columns=keys)
 
 
@@ -88,17 +94,23 @@ def batch_runs(runs: pd.DataFrame) -> pd.DataFrame:
     # The pipeline writes "none" where there is no production model or no challenger.
     for column in ("production_version", "challenger_version", "challenger_candidate"):
         parents[column] = parents[column].where(parents[column] != NO_VALUE_TAG)
-    return pick_latest(parents, ["batch_date"]).sort_values("batch_date", ignore_index=True)
+    return pick_latest(parents, ["batch_date"]).sort_values(
+        "batch_date", ignore_index=True
+    )
 
 
-def timeline_points(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+def timeline_points(
+    runs: pd.DataFrame, metrics: pd.DataFrame, metric: str
+) -> pd.DataFrame:
     """Return one point per batch date and series for ``metric``.
 
     A series is a candidate name, or ``production`` for the production model's
     out-of-time score. Columns: batch_date, series, value, run_id, status,
     model_version. Runs without the metric are left out.
     """
-    children = _with_dates(runs[runs["run_kind"].isin(["candidate", "production_score"])])
+    children = _with_dates(
+        runs[runs["run_kind"].isin(["candidate", "production_score"])]
+    )
     children = children.assign(
         series=children["candidate"].where(
             children["run_kind"] == "candidate", PRODUCTION_SERIES
@@ -126,8 +138,16 @@ def gate_events(runs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
 
     events = parents[
-        ["batch_date", "decision", "reason", "challenger_candidate", "challenger_version"]
-    ].rename(columns={"challenger_candidate": "candidate", "challenger_version": "version"})
+        [
+            "batch_date",
+            "decision",
+            "reason",
+            "challenger_candidate",
+            "challenger_version",
+        ]
+    ].rename(
+        columns={"challenger_candidate": "candidate", "challenger_version": "version"}
+    )
     candidates = points[points["series"] != PRODUCTION_SERIES]
     exact = candidates.rename(columns={"series": "candidate"})[
         ["batch_date", "candidate", "value"]
@@ -192,7 +212,9 @@ def registry_history(
         "production_ap",
         "batch_run_id",
     ]
-    return history[columns].sort_values("batch_date", ascending=False, ignore_index=True)
+    return history[columns].sort_values(
+        "batch_date", ascending=False, ignore_index=True
+    )
 
 
 def batch_health(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
@@ -225,7 +247,9 @@ def drift_matrix(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     if psi.empty:
         return pd.DataFrame()
     psi = psi.assign(feature=psi["key"].str.slice(len(PSI_PREFIX)))
-    matrix = psi.pivot_table(index="feature", columns="batch_date", values="value", aggfunc="last")
+    matrix = psi.pivot_table(
+        index="feature", columns="batch_date", values="value", aggfunc="last"
+    )
     order = sorted(matrix.index, key=_feature_order)
     return matrix.reindex(index=order).sort_index(axis=1)
 
@@ -261,11 +285,15 @@ def top_drift(matrix: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
         }
     )
     ranked["level"] = ranked["latest_psi"].map(psi_level)
-    ranked = ranked.sort_values(["latest_psi", "max_psi"], ascending=False, na_position="last")
+    ranked = ranked.sort_values(
+        ["latest_psi", "max_psi"], ascending=False, na_position="last"
+    )
     return ranked[columns].head(limit).reset_index(drop=True)
 
 
-def latest_runs(runs: pd.DataFrame, metrics: pd.DataFrame, limit: int = 30) -> pd.DataFrame:
+def latest_runs(
+    runs: pd.DataFrame, metrics: pd.DataFrame, limit: int = 30
+) -> pd.DataFrame:
     """Return the ``limit`` most recently started runs with their primary metric.
 
     They are listed by batch date, newest first, and by start time within a date,
@@ -275,8 +303,12 @@ def latest_runs(runs: pd.DataFrame, metrics: pd.DataFrame, limit: int = 30) -> p
     start_time, duration_seconds, average_precision. The candidate of a parent run is
     ``batch`` and that of a production score run is ``production``.
     """
-    recent = runs.sort_values("start_time", ascending=False, na_position="last").head(limit)
-    primary = metrics[metrics["key"] == PRIMARY_METRIC].drop_duplicates("run_id", keep="last")
+    recent = runs.sort_values("start_time", ascending=False, na_position="last").head(
+        limit
+    )
+    primary = metrics[metrics["key"] == PRIMARY_METRIC].drop_duplicates(
+        "run_id", keep="last"
+    )
     recent = recent.merge(
         primary[["run_id", "value"]].rename(columns={"value": PRIMARY_METRIC}),
         on="run_id",

@@ -156,7 +156,11 @@ def write_contract_store(
     for index in range(dates):
         day = (first + timedelta(days=index)).isoformat()
         written.dates.append(day)
-        base_tags = {"fraud.batch_date": day, "fraud.code_version": "test", "fraud.seed": "42"}
+        base_tags = {
+            "fraud.batch_date": day,
+            "fraud.code_version": "test",
+            "fraud.seed": "42",
+        }
         parent = client.create_run(
             experiment_id,
             tags={**base_tags, "fraud.run_kind": "batch"},
@@ -230,9 +234,15 @@ def write_contract_store(
         if production_ap is None:
             decision, reason = "promoted", "no production model yet"
         elif challenger_ap > production_ap + margin:
-            decision, reason = "promoted", f"challenger beats production by more than {margin}"
+            decision, reason = (
+                "promoted",
+                f"challenger beats production by more than {margin}",
+            )
         else:
-            decision, reason = "rejected", f"challenger does not beat production by {margin}"
+            decision, reason = (
+                "rejected",
+                f"challenger does not beat production by {margin}",
+            )
         version = client.create_model_version(
             model_name,
             f"runs:/{best_run}/model",
@@ -304,7 +314,9 @@ def postgres_contract_store(postgres_database) -> ContractStore:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+)
 def any_contract_store(request) -> ContractStore:
     """contract_store, then postgres_contract_store."""
     if request.param == "sqlite":

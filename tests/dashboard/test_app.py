@@ -1,5 +1,3 @@
-import sys
-
 import pytest
 
 import dashboard.app
@@ -9,7 +7,9 @@ from dashboard.app import DashboardConfig, create_app
 
 def config_for(uri: str) -> DashboardConfig:
     return DashboardConfig.from_environment(
-        database_uri=uri, mlflow_ui_url="http://127.0.0.1:5000", experiment_name="fraud-detection"
+        database_uri=uri,
+        mlflow_ui_url="http://127.0.0.1:5000",
+        experiment_name="fraud-detection",
     )
 
 
@@ -50,13 +50,15 @@ def test_config_from_environment(monkeypatch):
 
 
 def test_module_server_attribute(monkeypatch, tmp_path):
-    monkeypatch.setenv("FRAUD_DASHBOARD_DATABASE_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv(
+        "FRAUD_DASHBOARD_DATABASE_URI", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
     monkeypatch.setattr(dashboard.app, "_server", None)
     wsgi = dashboard.app.server
     assert wsgi is dashboard.app.server
     assert wsgi.test_client().get("/healthz").status_code == 200
-    with pytest.raises(AttributeError):
-        dashboard.app.no_such_attribute
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        _ = dashboard.app.no_such_attribute
 
 
 def test_main_server_uri_without_database(monkeypatch, capsys):
@@ -114,7 +116,9 @@ def test_page_outputs_on_error(monkeypatch, tmp_path):
     monkeypatch.setattr("dashboard.page.build_page", broken_build_page)
     config = config_for(f"sqlite:///{tmp_path / 'mlflow.db'}")
     engine = store.create_read_only_engine(config.database_uri)
-    outputs = dashboard.app.page_outputs(engine, config, "average_precision", None, None)
+    outputs = dashboard.app.page_outputs(
+        engine, config, "average_precision", None, None
+    )
     assert outputs[0] == "Building the page failed: KeyError('batch_date')"
     assert outputs[1] == "status status-error"
     assert outputs[2].layout.annotations[0].text == outputs[0]

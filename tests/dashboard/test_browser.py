@@ -14,7 +14,9 @@ from pipeline import settings
 
 pytestmark = pytest.mark.browser
 
-TRACE_NAMES = "return Array.from(document.querySelector('#{} .js-plotly-plot').data, t => t.name)"
+TRACE_NAMES = (
+    "return Array.from(document.querySelector('#{} .js-plotly-plot').data, t => t.name)"
+)
 # plotly.py sends numbers base64-encoded; _fullData contains them decoded into arrays.
 TRACE_Y = (
     "return Array.from(document.querySelector('#{} .js-plotly-plot')._fullData[0].y)"
@@ -42,7 +44,9 @@ def wait_for_traces(dash_duo, graph_id: str, expected_first: str, timeout: float
         if names and names[0] == expected_first:
             return names
         time.sleep(0.2)
-    raise AssertionError(f"{graph_id} shows traces {names}, expected {expected_first} first")
+    raise AssertionError(
+        f"{graph_id} shows traces {names}, expected {expected_first} first"
+    )
 
 
 def test_page_renders_charts(dash_duo, pipeline_store):
@@ -75,7 +79,7 @@ def test_page_renders_charts(dash_duo, pipeline_store):
 
 def test_metric_choice_changes_timeline(dash_duo, pipeline_store):
     start(dash_duo, pipeline_store["tracking_uri"])
-    wait_for_traces(dash_duo, "timeline-graph", sorted(settings.fraud().candidates)[0])
+    wait_for_traces(dash_duo, "timeline-graph", min(settings.fraud().candidates))
     before = dash_duo.driver.execute_script(TRACE_Y.format("timeline-graph"))
 
     dash_duo.select_dcc_dropdown("#metric", "Money caught")
@@ -97,5 +101,7 @@ def test_empty_store_message(dash_duo, tmp_path):
     start(dash_duo, f"sqlite:///{tmp_path / 'mlflow.db'}")
     dash_duo.wait_for_contains_text("#store-status", "make run")
     dash_duo.wait_for_contains_text("#timeline-graph", "make run")
-    assert "status-empty" in dash_duo.find_element("#store-status").get_attribute("class")
+    assert "status-empty" in dash_duo.find_element("#store-status").get_attribute(
+        "class"
+    )
     assert dash_duo.get_logs() == []

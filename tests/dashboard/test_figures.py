@@ -38,8 +38,12 @@ def test_timeline_traces(snapshot, contract_store):
 def test_timeline_markers_on_gate_dates(snapshot, contract_store):
     figure = timeline(snapshot, "average_precision")
     by_name = {trace.name: trace for trace in figure.data}
-    promoted = [d for d, decision in contract_store.decisions.items() if decision == "promoted"]
-    rejected = [d for d, decision in contract_store.decisions.items() if decision == "rejected"]
+    promoted = [
+        d for d, decision in contract_store.decisions.items() if decision == "promoted"
+    ]
+    rejected = [
+        d for d, decision in contract_store.decisions.items() if decision == "rejected"
+    ]
     promoted_x = [pd.Timestamp(x).strftime("%Y-%m-%d") for x in by_name["promoted"].x]
     rejected_x = [pd.Timestamp(x).strftime("%Y-%m-%d") for x in by_name["rejected"].x]
     assert promoted_x == promoted
@@ -63,15 +67,21 @@ def test_timeline_metric_changes_values(snapshot):
 
 def test_timeline_skips_deleted_run(snapshot, contract_store):
     figure = timeline(snapshot, "average_precision")
-    first_candidate = next(t for t in figure.data if t.name == contract_store.candidates[0])
+    first_candidate = next(
+        t for t in figure.data if t.name == contract_store.candidates[0]
+    )
     dates = [pd.Timestamp(x).strftime("%Y-%m-%d") for x in first_candidate.x]
     assert contract_store.dates[1] not in dates
     assert contract_store.dates[0] in dates
 
 
 def test_timeline_empty_points():
-    points = pd.DataFrame(columns=["batch_date", "series", "value", "run_id", "status", "model_version"])
-    events = pd.DataFrame(columns=["batch_date", "decision", "candidate", "version", "reason", "value"])
+    points = pd.DataFrame(
+        columns=["batch_date", "series", "value", "run_id", "status", "model_version"]
+    )
+    events = pd.DataFrame(
+        columns=["batch_date", "decision", "candidate", "version", "reason", "value"]
+    )
     figure = figures.timeline_figure(points, events, "roc_auc")
     assert len(figure.data) == 0
     assert "No roc-auc logged" in figure.layout.annotations[0].text
@@ -107,7 +117,8 @@ def test_top_drift_ranks_latest_date(snapshot):
 
 
 @pytest.mark.parametrize(
-    ("value", "level"), [(0.05, "stable"), (0.1, "moderate"), (0.3, "significant"), (None, "unknown")]
+    ("value", "level"),
+    [(0.05, "stable"), (0.1, "moderate"), (0.3, "significant"), (None, "unknown")],
 )
 def test_psi_level_bands(value, level):
     assert views.psi_level(value) == level

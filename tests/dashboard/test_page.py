@@ -8,7 +8,12 @@ from dashboard import page, store
 UI_URL = "http://127.0.0.1:5000"
 
 
-def build(uri: str, experiment_name: str = "fraud-detection", metric="average_precision", **dates):
+def build(
+    uri: str,
+    experiment_name: str = "fraud-detection",
+    metric="average_precision",
+    **dates,
+):
     database_uri = store.translate_uri(uri)
     engine = store.create_read_only_engine(database_uri)
     try:
@@ -49,7 +54,9 @@ def test_page_experiment_without_runs(tmp_path):
 
 
 def test_page_other_experiment_only(contract_store):
-    assert_empty(build(contract_store.tracking_uri, experiment_name="another-experiment"))
+    assert_empty(
+        build(contract_store.tracking_uri, experiment_name="another-experiment")
+    )
 
 
 @pytest.mark.services
@@ -90,7 +97,11 @@ def test_page_date_range(contract_store):
     built = build(contract_store.tracking_uri, start=start, end=f"{end}T00:00:00")
     for trace in built.timeline.data:
         dates = {str(x)[:10] for x in trace.x}
-        assert dates <= {contract_store.dates[1], contract_store.dates[2], contract_store.dates[3]}
+        assert dates <= {
+            contract_store.dates[1],
+            contract_store.dates[2],
+            contract_store.dates[3],
+        }
     assert len(built.health.data[0].x) == 3
     assert len(built.drift.data[0].x) == 3
     assert built.first_date == contract_store.dates[0]
@@ -110,9 +121,13 @@ def test_page_links_to_mlflow_ui(contract_store):
 
 def test_page_names_production_version(contract_store):
     built = build(contract_store.tracking_uri)
-    last_good = [d for d in contract_store.dates if d not in contract_store.failed_dates][-1]
+    last_good = [
+        d for d in contract_store.dates if d not in contract_store.failed_dates
+    ][-1]
     version = contract_store.production_after[last_good]
-    assert f"In production: {contract_store.model_name} version {version}" in built.message
+    assert (
+        f"In production: {contract_store.model_name} version {version}" in built.message
+    )
 
 
 def test_page_single_failed_run(tmp_path):

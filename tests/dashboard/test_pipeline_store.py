@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dashboard import figures, page, queries, store, views
+from dashboard import figures, page, store, views
 from pipeline import settings
 
 UI_URL = "http://127.0.0.1:5000"
@@ -18,7 +18,10 @@ UI_URL = "http://127.0.0.1:5000"
 
 @pytest.fixture(
     scope="module",
-    params=["pipeline_store", pytest.param("pipeline_store_postgres", marks=pytest.mark.services)],
+    params=[
+        "pipeline_store",
+        pytest.param("pipeline_store_postgres", marks=pytest.mark.services),
+    ],
 )
 def filled(request) -> dict:
     return request.getfixturevalue(request.param)
@@ -71,7 +74,9 @@ def test_run_times_are_utc(snapshot):
 
 
 def test_metrics_follow_contract(snapshot, filled):
-    metrics = snapshot.metrics.merge(snapshot.runs[["run_id", "run_kind", "batch_date"]])
+    metrics = snapshot.metrics.merge(
+        snapshot.runs[["run_id", "run_kind", "batch_date"]]
+    )
     candidate_keys = set(metrics.loc[metrics["run_kind"] == "candidate", "key"])
     assert set(views.TIMELINE_METRICS) <= candidate_keys
 
@@ -100,13 +105,17 @@ def test_registry_history_follows_gate(snapshot, filled):
     assert pd.isna(oldest["production_ap"])
 
     by_day = history.sort_values("batch_date").reset_index(drop=True)
-    for previous, row in zip(by_day.iloc[:-1].itertuples(), by_day.iloc[1:].itertuples()):
+    for previous, row in zip(
+        by_day.iloc[:-1].itertuples(), by_day.iloc[1:].itertuples()
+    ):
         if row.decision == "promoted":
             assert row.production_version == row.challenger_version
         else:
             assert row.production_version == previous.production_version
 
-    current = snapshot.versions.loc[snapshot.versions["is_production"], "version"].item()
+    current = snapshot.versions.loc[
+        snapshot.versions["is_production"], "version"
+    ].item()
     assert history.iloc[0]["production_version"] == current
     assert history["production_candidate"].notna().all()
 
@@ -132,7 +141,11 @@ def test_timeline_metric_switch(snapshot):
     money = views.timeline_points(snapshot.runs, snapshot.metrics, "amount_caught")
     assert recall["value"].between(0, 1).all()
     assert (money["value"] >= 0).all()
-    assert not recall["value"].reset_index(drop=True).equals(money["value"].reset_index(drop=True))
+    assert (
+        not recall["value"]
+        .reset_index(drop=True)
+        .equals(money["value"].reset_index(drop=True))
+    )
 
 
 def test_batch_health_counts(snapshot, filled):
@@ -178,7 +191,9 @@ def test_page_ready(filled, experiment_name):
 def edited_store(pipeline_store, tmp_path_factory, experiment_name) -> dict:
     """A copy of the SQLite pipeline store with a deleted candidate run and a failed date."""
     folder = tmp_path_factory.mktemp("edited-store")
-    shutil.copy(pipeline_store["data_dir"] / "mlflow" / "mlflow.db", folder / "mlflow.db")
+    shutil.copy(
+        pipeline_store["data_dir"] / "mlflow" / "mlflow.db", folder / "mlflow.db"
+    )
     uri = f"sqlite:///{folder / 'mlflow.db'}"
 
     client = MlflowClient(uri)
@@ -231,7 +246,9 @@ def test_edited_store_skips_deleted_run(edited_store, experiment_name):
 def test_edited_store_failed_date(edited_store, experiment_name):
     uri = store.translate_uri(edited_store["tracking_uri"])
     engine = store.create_read_only_engine(uri)
-    built = page.build_page(engine, uri, experiment_name, "average_precision", None, None, UI_URL)
+    built = page.build_page(
+        engine, uri, experiment_name, "average_precision", None, None, UI_URL
+    )
     engine.dispose()
     assert built.state == "ready"
     registry = str(built.registry_table)

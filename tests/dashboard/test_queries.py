@@ -74,7 +74,9 @@ def test_load_metrics_prefix_is_literal(connection, experiment_id):
 
 
 def test_load_metrics_skips_deleted_runs(connection, experiment_id, any_contract_store):
-    metrics = queries.load_metrics(connection, experiment_id, keys=["average_precision"])
+    metrics = queries.load_metrics(
+        connection, experiment_id, keys=["average_precision"]
+    )
     assert not set(any_contract_store.deleted_run_ids) & set(metrics["run_id"])
 
 
@@ -85,13 +87,17 @@ def test_load_metrics_needs_selection(connection, experiment_id):
 
 def test_load_model_versions(connection, experiment_id, any_contract_store):
     versions = queries.load_model_versions(connection, experiment_id)
-    finished_dates = [d for d in any_contract_store.dates if d not in any_contract_store.failed_dates]
+    finished_dates = [
+        d for d in any_contract_store.dates if d not in any_contract_store.failed_dates
+    ]
     assert len(versions) == len(finished_dates)
     assert versions["batch_date"].tolist() == finished_dates
     assert set(versions["name"]) == {any_contract_store.model_name}
 
     current = versions[versions["is_production"]]
-    assert current["version"].tolist() == [any_contract_store.production_after[finished_dates[-1]]]
+    assert current["version"].tolist() == [
+        any_contract_store.production_after[finished_dates[-1]]
+    ]
 
 
 def test_registry_history_matches_store(connection, experiment_id, any_contract_store):

@@ -52,13 +52,20 @@ def test_translate_uri_rejects(uri, message):
 
 
 def test_resolve_database_uri_order(monkeypatch, tmp_path):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://postgres@127.0.0.1/tracking")
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_URI", "postgresql://postgres@127.0.0.1/tracking"
+    )
     monkeypatch.delenv(store.DATABASE_URI_VARIABLE, raising=False)
-    assert store.resolve_database_uri() == "postgresql+psycopg2://postgres@127.0.0.1/tracking"
+    assert (
+        store.resolve_database_uri()
+        == "postgresql+psycopg2://postgres@127.0.0.1/tracking"
+    )
 
     monkeypatch.setenv(store.DATABASE_URI_VARIABLE, "sqlite:///from-env.db")
     assert store.resolve_database_uri() == "sqlite:///from-env.db"
-    assert store.resolve_database_uri("sqlite:///explicit.db") == "sqlite:///explicit.db"
+    assert (
+        store.resolve_database_uri("sqlite:///explicit.db") == "sqlite:///explicit.db"
+    )
 
 
 def test_resolve_database_uri_default_store(monkeypatch, tmp_path):
@@ -106,10 +113,14 @@ def test_probe_filled_store(contract_store):
 
 
 def test_sqlite_engine_is_read_only(contract_store):
-    engine = store.create_read_only_engine(store.translate_uri(contract_store.tracking_uri))
-    with engine.connect() as connection:
-        with pytest.raises(OperationalError, match="readonly"):
-            connection.execute(sa.text("DELETE FROM runs"))
+    engine = store.create_read_only_engine(
+        store.translate_uri(contract_store.tracking_uri)
+    )
+    with (
+        engine.connect() as connection,
+        pytest.raises(OperationalError, match="readonly"),
+    ):
+        connection.execute(sa.text("DELETE FROM runs"))
 
 
 def test_probe_unreachable_postgres():
@@ -124,9 +135,11 @@ def test_probe_unreachable_postgres():
 def test_postgres_engine_is_read_only(postgres_contract_store):
     uri = store.translate_uri(postgres_contract_store.tracking_uri)
     engine = store.create_read_only_engine(uri)
-    with engine.connect() as connection:
-        with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
-            connection.execute(sa.text("DELETE FROM runs"))
+    with (
+        engine.connect() as connection,
+        pytest.raises(sa.exc.InternalError, match="read-only transaction"),
+    ):
+        connection.execute(sa.text("DELETE FROM runs"))
 
 
 @pytest.mark.services
