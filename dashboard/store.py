@@ -162,8 +162,23 @@ def probe(engine: Engine, database_uri: str) -> StoreStatus:
             initialized = all(inspector.has_table(name) for name in REQUIRED_TABLES)
     except SQLAlchemyError as err:
         message = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-        logger.warning(
-            "MLflow store %s is unreachable: %s", display_uri(database_uri), message
-        )
+        _log_outage(database_uri, message)
         return StoreStatus(reachable=False, initialized=False, error=message)
+    _log_outage(database_uri, None)
     return StoreStatus(reachable=True, initialized=initialized)
+
+
+# Last probe error per database URI, so that a page refreshing every minute during an
+# outage logs the outage once, and once more when the error changes or the store is back.
+_last_errors: dict[str, str | None] = {}
+
+
+def _log_outage(database_uri: str, error: str | None) -> None:
+    previous = _last_errors.get(database_uri)
+    _last_errors[database_uri] = error
+    if error is not None and error != previous:
+        logger.warning(
+            "MLflow store %s is unreachable: %s", display_uri(database_uri), error
+        )
+    elif error is None and previous is not None:
+        logger.info("MLflow store %s is reachable again", display_uri(database_uri))

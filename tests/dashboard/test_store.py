@@ -148,3 +148,14 @@ def test_probe_fresh_postgres_database(empty_postgres_database):
     status = store.probe(engine, empty_postgres_database)
     assert status.reachable
     assert not status.initialized
+
+
+def test_probe_logs_outage_once(caplog):
+    uri = store.translate_uri("postgresql://postgres@127.0.0.1:9/outage")
+    engine = store.create_read_only_engine(uri)
+    with caplog.at_level("WARNING", logger="dashboard.store"):
+        store.probe(engine, uri)
+        store.probe(engine, uri)
+    warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "127.0.0.1:9/outage" in warnings[0].getMessage()
