@@ -29,26 +29,13 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from dashboard import page, queries, store, views
+from pipeline.evaluation import METRIC_NAMES
+from pipeline.schema import FEATURE_COLUMNS
 
 EXPERIMENT = "fraud-detection"
 MODEL = "fraud-detector"
-FEATURES = [f"V{number}" for number in range(1, 29)] + ["Amount"]
-CANDIDATE_METRICS = [
-    "average_precision",
-    "roc_auc",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "threshold",
-    "true_positives",
-    "false_positives",
-    "true_negatives",
-    "false_negatives",
-    "amount_caught",
-    "amount_missed",
-    "training_seconds",
-]
+FEATURES = FEATURE_COLUMNS
+CANDIDATE_METRICS = [*METRIC_NAMES, "training_seconds"]
 MS_PER_DAY = 86_400_000
 UI_URL = "http://127.0.0.1:5000"
 

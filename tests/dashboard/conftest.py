@@ -18,39 +18,15 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+from pipeline.evaluation import METRIC_NAMES
+from pipeline.schema import FEATURE_COLUMNS
+from tests.support import require_service
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
-FEATURES = [f"V{number}" for number in range(1, 29)] + ["Amount"]
-CANDIDATE_METRICS = [
-    "average_precision",
-    "roc_auc",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "threshold",
-    "true_positives",
-    "false_positives",
-    "true_negatives",
-    "false_negatives",
-    "amount_caught",
-    "amount_missed",
-    "training_seconds",
-]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require(available: bool, reason: str) -> None:
-    """Skip the test when a service is missing, or fail it under CI=true."""
-    if available:
-        return
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true, so this test must not be skipped)")
-    pytest.skip(reason)
+FEATURES = FEATURE_COLUMNS
+CANDIDATE_METRICS = [*METRIC_NAMES, "training_seconds"]
 
 
 def browser_available() -> bool:
@@ -59,7 +35,7 @@ def browser_available() -> bool:
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("browser"):
-        require(browser_available(), f"needs {CHROMIUM} and {CHROMEDRIVER}")
+        require_service(browser_available(), f"needs {CHROMIUM} and {CHROMEDRIVER}")
 
 
 def pytest_setup_options():
