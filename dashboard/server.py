@@ -20,6 +20,17 @@ from dashboard.app import (
 logger = logging.getLogger(__name__)
 
 
+def port_number(text: str) -> int:
+    """Parse a TCP port for argparse: an integer from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from err
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fraud-pipeline dashboard",
@@ -35,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=8050,
         help="TCP port to listen on (default: %(default)s)",
     )

@@ -7,6 +7,7 @@ source's quoting and number formatting.
 
 import csv
 import logging
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,22 +18,10 @@ from pipeline.validation import BatchValidationError
 logger = logging.getLogger(__name__)
 
 
-def split_days(
-    source: Path,
-    start_date: date,
-    hours_per_day: float,
-    overwrite: bool = False,
-) -> dict[date, int]:
-    """Write one ``incoming/transactions_<date>.csv`` per simulated day of ``source``.
-
-    Returns the number of rows written per date. An existing batch file is left alone
-    unless ``overwrite`` is set, because a landed batch may already have been processed.
-    """
-    if hours_per_day <= 0:
-        raise ValueError(f"hours_per_day must be positive, got {hours_per_day}")
-    source = Path(source)
-    seconds_per_day = hours_per_day * 3600
-
+def read_days(
+    source: Path, start_date: date, seconds_per_day: float
+) -> tuple[str, dict[date, list[str]]]:
+    """Return the header line and the source's lines grouped by simulated day."""
     with source.open(newline="", encoding="utf-8-sig") as handle:
         lines = iter(handle)
         try:
@@ -60,6 +49,11 @@ def split_days(
                     f"invalid value {fields[time_index] if len(fields) > time_index else ''!r}; "
                     "split-days needs a number of seconds on every row"
                 ) from None
+            if not math.isfinite(seconds):
+                raise BatchValidationError(
+                    f"{source}, line {line_number}, column {TIME_COLUMN}: "
+                    f"invalid value {fields[time_index]!r}; Time must be a finite number"
+                )
             if seconds < 0:
                 raise BatchValidationError(
                     f"{source}, line {line_number}, column {TIME_COLUMN}: "
@@ -69,6 +63,31 @@ def split_days(
             by_day.setdefault(day, []).append(
                 line if line.endswith("\n") else line + "\n"
             )
+    return header_line, by_day
+
+
+def split_days(
+    source: Path,
+    start_date: date,
+    hours_per_day: float,
+    overwrite: bool = False,
+) -> dict[date, int]:
+    """Write one ``incoming/transactions_<date>.csv`` per simulated day of ``source``.
+
+    Returns the number of rows written per date. An existing batch file is left alone
+    unless ``overwrite`` is set, because a landed batch may already have been processed.
+    """
+    if hours_per_day <= 0:
+        raise ValueError(f"hours_per_day must be positive, got {hours_per_day}")
+    source = Path(source)
+    seconds_per_day = hours_per_day * 3600
+
+    try:
+        header_line, by_day = read_days(source, start_date, seconds_per_day)
+    except UnicodeDecodeError as err:
+        raise BatchValidationError(
+            f"{source}: not a UTF-8 text file ({err}); export the source as CSV text"
+        ) from None
 
     layout.incoming_dir().mkdir(parents=True, exist_ok=True)
     written = {}

@@ -6,6 +6,7 @@ what was built.
 """
 
 import hashlib
+import inspect
 import json
 
 from imblearn.over_sampling import SMOTE
@@ -14,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from xgboost import XGBClassifier
+from xgboost import XGBClassifier, XGBModel
 
 ESTIMATORS = (
     "logistic_regression",
@@ -106,3 +107,25 @@ def build_estimator(name: str, estimator: str, params: dict, seed: int):
         f"[candidate.{name}] estimator {estimator!r} is unknown; "
         f"choose one of {', '.join(ESTIMATORS)}"
     )
+
+
+def check_spec(name: str, spec: dict) -> None:
+    """Raise CandidateSpecError if a spec names an unknown estimator or parameter.
+
+    XGBoost accepts any keyword and ignores the ones it does not know, so its params
+    are checked against the parameters of its constructor.
+    """
+    estimator, params = spec["estimator"], spec["params"]
+    if estimator == "xgboost":
+        known = set(inspect.signature(XGBModel.__init__).parameters) - {
+            "self",
+            "kwargs",
+        }
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise CandidateSpecError(
+                f"[candidate.{name}] params {', '.join(unknown)} are not XGBoost "
+                "parameters; check the spelling in luigi.cfg"
+            )
+    resolved = resolve_params(estimator, params, (1000, 10))
+    build_estimator(name, estimator, resolved, seed=0)

@@ -1,6 +1,9 @@
 """The ``fraud-pipeline`` command."""
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import importlib
 import logging
 import os
@@ -15,11 +18,30 @@ logger = logging.getLogger("pipeline.cli")
 SCHEDULER_URL_VARIABLE = "FRAUD_SCHEDULER_URL"
 
 
+class DataFolderBusyError(RuntimeError):
+    """Another command holds the data folder's lock."""
+
+
 def parse_date(text: str) -> date:
     try:
         return settings.parse_date(text)
     except settings.SettingsError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def positive_number(kind):
+    """Return an argparse type that accepts values of ``kind`` above zero."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"invalid number {text!r}") from err
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
 
 
 def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
@@ -32,28 +54,85 @@ def add_scheduler_options(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="Luigi worker processes (default 1)"
+        "--workers",
+        type=positive_number(int),
+        default=1,
+        help="Luigi worker processes (default 1)",
     )
 
 
+@functools.cache
+def task_failures() -> list[str]:
+    """Return the list that collects task failures of this process, once registered."""
+    import luigi
+
+    failures: list[str] = []
+
+    @luigi.Task.event_handler(luigi.Event.FAILURE)
+    def remember_failure(task, exception):
+        failures.append(f"{task.task_id}: {type(exception).__name__}: {exception}")
+
+    return failures
+
+
+@contextlib.contextmanager
+def data_folder_lock():
+    """Hold an exclusive lock on the data folder, or raise DataFolderBusyError.
+
+    With a local scheduler nothing else stops two commands from running the same
+    date at once and logging it twice. A central luigid hands each task to one worker.
+    """
+    path = settings.data_dir() / ".pipeline.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise DataFolderBusyError(
+                f"another fraud-pipeline command (pid {owner}) is running on "
+                f"{settings.data_dir()}; wait for it to finish, or pass "
+                "--scheduler-url to share a luigid"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
 def build(tasks: list, args: argparse.Namespace) -> int:
-    """Run Luigi tasks; return 0 when all are done, 1 otherwise, with Luigi's summary."""
+    """Run Luigi tasks; return 0 when all are done, 1 otherwise.
+
+    Luigi logs its execution summary itself; this adds one line per failed task with
+    the error, so the reason is not lost among tracebacks.
+    """
     import luigi
     import luigi.configuration
 
+    settings.validate_config()
     # Logging is already set up by logs.configure(); Luigi would add a second handler.
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
     options = {"workers": args.workers, "detailed_summary": True}
+    failures = task_failures()
+    failures.clear()
     if args.scheduler_url:
         options["scheduler_url"] = args.scheduler_url
+        result = luigi.build(tasks, **options)
     else:
         options["local_scheduler"] = True
-    # Luigi logs its execution summary itself.
-    result = luigi.build(tasks, **options)
+        with data_folder_lock():
+            result = luigi.build(tasks, **options)
+
     succeeded = result.status in (
         luigi.execution_summary.LuigiStatusCode.SUCCESS,
         luigi.execution_summary.LuigiStatusCode.SUCCESS_WITH_RETRY,
     )
+    for failure in dict.fromkeys(failures):
+        logger.error("failed %s", failure)
+    if not succeeded and not failures:
+        logger.error("not every task finished: see the Luigi summary above")
     return 0 if succeeded else 1
 
 
@@ -64,7 +143,9 @@ def command_split_days(args: argparse.Namespace) -> int:
     written = split_days(
         args.source,
         start_date=args.start_date or config.start_date,
-        hours_per_day=args.hours_per_day or config.hours_per_day,
+        hours_per_day=args.hours_per_day
+        if args.hours_per_day
+        else config.hours_per_day,
         overwrite=args.overwrite,
     )
     for day, rows in written.items():
@@ -143,7 +224,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     split.add_argument(
         "--hours-per-day",
-        type=float,
+        type=positive_number(float),
         help="Hours of Time per simulated day (default: luigi.cfg)",
     )
     split.add_argument(
@@ -224,14 +305,17 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure()
     from pipeline.batches import BatchValidationError
-    from pipeline.predict import NoProductionModelError
+    from pipeline.candidates import CandidateSpecError
+    from pipeline.predict import ModelNotFoundError
     from pipeline.quickstart import DataFolderConflictError
 
     expected_errors = (
         BatchValidationError,
+        CandidateSpecError,
+        DataFolderBusyError,
         DataFolderConflictError,
         FileNotFoundError,
-        NoProductionModelError,
+        ModelNotFoundError,
         settings.SettingsError,
     )
     try:

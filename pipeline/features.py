@@ -56,7 +56,7 @@ def split_window(
     if today.empty:
         raise WindowError(f"the window has no accepted rows for {batch_date}")
 
-    validation_rows = max(1, int(round(len(today) * validation_fraction)))
+    validation_rows = max(1, round(len(today) * validation_fraction))
     validation = today.iloc[-validation_rows:]
     train = window.drop(index=validation.index)
     if train.empty:

@@ -10,6 +10,7 @@ mlflow/                                 embedded tracking store and artifacts
 logs/pipeline.log                       log of every command
 """
 
+import logging
 import re
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,10 @@ from pathlib import Path
 from pipeline import settings
 
 INCOMING_PATTERN = re.compile(r"^transactions_(\d{4}-\d{2}-\d{2})\.csv$")
+INCOMING_PREFIX = "transactions_"
+
+logger = logging.getLogger(__name__)
+_reported_names: set[str] = set()
 
 
 def incoming_dir() -> Path:
@@ -43,15 +48,35 @@ def log_path() -> Path:
     return settings.data_dir() / "logs" / "pipeline.log"
 
 
+def batch_date_of(name: str) -> date | None:
+    """Return the date in a batch file name, or None if the name is not a valid one."""
+    match = INCOMING_PATTERN.match(name)
+    if match is None:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
 def incoming_dates() -> list[date]:
     """List the dates of every batch file in the landing folder, oldest first."""
     if not incoming_dir().is_dir():
         return []
     found = []
     for path in incoming_dir().iterdir():
-        match = INCOMING_PATTERN.match(path.name)
-        if match:
-            found.append(date.fromisoformat(match.group(1)))
+        if not path.name.startswith(INCOMING_PREFIX) or path.name.endswith(".partial"):
+            continue
+        day = batch_date_of(path.name)
+        if day is not None:
+            found.append(day)
+        elif path.name not in _reported_names:
+            _reported_names.add(path.name)
+            logger.warning(
+                "ignoring %s: a batch file must be named transactions_YYYY-MM-DD.csv "
+                "with a valid date; rename it to be processed",
+                path,
+            )
     return sorted(found)
 
 

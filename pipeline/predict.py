@@ -4,6 +4,7 @@ import logging
 import sys
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline import registry, scoring, settings, tracking
@@ -12,8 +13,8 @@ from pipeline.validation import validate_file
 logger = logging.getLogger(__name__)
 
 
-class NoProductionModelError(RuntimeError):
-    """The registry has no production model to score with."""
+class ModelNotFoundError(RuntimeError):
+    """The registry has no production model, or not the requested version."""
 
 
 def predict_file(source: Path, output: Path | None, version: str | None = None) -> int:
@@ -27,12 +28,18 @@ def predict_file(source: Path, output: Path | None, version: str | None = None) 
     if version is None:
         current = registry.production_version(model_name)
         if current is None:
-            raise NoProductionModelError(
+            raise ModelNotFoundError(
                 f"registered model {model_name!r} has no production version in "
                 f"{settings.tracking_uri()}; run 'fraud-pipeline backfill' first"
             )
         version = current.version
-    model_version = MlflowClient().get_model_version(model_name, str(version))
+    try:
+        model_version = MlflowClient().get_model_version(model_name, str(version))
+    except MlflowException as err:
+        raise ModelNotFoundError(
+            f"version {version!r} of registered model {model_name!r} not found in "
+            f"{settings.tracking_uri()}: {err.message}"
+        ) from err
     threshold = float(model_version.tags.get("fraud.threshold", 0.5))
 
     batch = validate_file(source, require_label=False)

@@ -98,14 +98,17 @@ def promote(
     )
     outcome["production_version_after"] = production_after
     record_on_parent(parent_run_id, outcome)
-    logger.info(
-        "%s: %s candidate %s (version %s): %s",
-        batch_date,
-        decision.decision,
-        outcome["candidate"],
-        outcome["model_version"],
-        decision.reason,
-    )
+    if name is None:
+        logger.warning("%s: promotion skipped: %s", batch_date, decision.reason)
+    else:
+        logger.info(
+            "%s: %s candidate %s (version %s): %s",
+            batch_date,
+            decision.decision,
+            name,
+            outcome["model_version"],
+            decision.reason,
+        )
     return outcome
 
 

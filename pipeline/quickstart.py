@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 from pathlib import Path
 
 from pipeline import layout, registry, settings, synthetic, tracking
@@ -57,6 +58,13 @@ def check_source_marker(source: Path, hours_per_day: float) -> None:
     marker.write_text(json.dumps(expected, indent=2))
 
 
+def format_score(value: float | None, version: str | None = None) -> str:
+    """Format an average precision for the summary; '-' when there is none."""
+    if value is None or math.isnan(value):
+        return "none yet" if version is None else "-"
+    return f"{value:.4f}" + (f" (v{version})" if version else "")
+
+
 def date_table() -> list[str]:
     """One line per finished date: rows, production's live score, the gate's outcome."""
     lines = [
@@ -73,15 +81,12 @@ def date_table() -> list[str]:
         score = json.loads((runs / "score.json").read_text())
         promotion = json.loads(promotion_path.read_text())
         live = score["metrics"]["average_precision"] if score["metrics"] else None
-        live_text = (
-            f"{live:.4f} (v{score['model_version']})"
-            if live is not None
-            else "none yet"
-        )
+        challenger = promotion["challenger_average_precision"]
         lines.append(
             f"  {day}  {report['rows_read']:>5}  {report['rows_quarantined']:>11}  "
-            f"{live_text:>13}  {promotion['candidate']!s:<25}  "
-            f"{promotion['challenger_average_precision']:.4f}  {promotion['decision']}"
+            f"{format_score(live, score['model_version']):>13}  "
+            f"{promotion['candidate'] or '-':<25}  "
+            f"{format_score(challenger):>6}  {promotion['decision']}"
         )
     return lines
 
@@ -106,7 +111,7 @@ def ui_lines(uri: str) -> list[str]:
         mlflow_ui = f".venv/bin/mlflow ui --backend-store-uri {uri} --port 5000"
     return [
         f"  MLflow UI:  {mlflow_ui}",
-        "  Luigi UI:   .venv/bin/luigid --port 8082, then add --scheduler-url "
+        "  Luigi UI:   .venv/bin/luigid --address 127.0.0.1 --port 8082, then add --scheduler-url "
         + "http://127.0.0.1:8082",
         "              to fraud-pipeline run/backfill and open http://127.0.0.1:8082",
         "  Dashboard:  .venv/bin/fraud-pipeline dashboard --port 8050",

@@ -117,3 +117,41 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as err:
         raise SettingsError(f"invalid date {text!r}: expected YYYY-MM-DD") from err
+
+
+def validate_config() -> None:
+    """Check luigi.cfg's [fraud] and candidate sections before any task starts.
+
+    Raises SettingsError naming the file, section and key of the first invalid value.
+    """
+    from pipeline import candidates
+
+    try:
+        config = fraud()
+    except (ValueError, luigi.parameter.MissingParameterException) as err:
+        raise SettingsError(f"[fraud] in {config_files()}: {err}") from err
+    checks = [
+        ("window_days", config.window_days >= 1, "a whole number of days, at least 1"),
+        ("hours_per_day", config.hours_per_day > 0, "a positive number of hours"),
+        (
+            "validation_fraction",
+            0 < config.validation_fraction < 1,
+            "a fraction between 0 and 1 (exclusive)",
+        ),
+        ("promotion_margin", config.promotion_margin >= 0, "zero or a positive number"),
+        ("candidates", len(config.candidates) > 0, "a JSON list of at least one name"),
+    ]
+    for key, valid, expected in checks:
+        if not valid:
+            raise SettingsError(
+                f"[fraud] {key} = {getattr(config, key)!r} in {config_files()} is "
+                f"invalid: expected {expected}"
+            )
+    for name in config.candidates:
+        spec = candidate_spec(name)
+        candidates.check_spec(name, spec)
+
+
+def config_files() -> str:
+    """Name the luigi.cfg in use, for error messages."""
+    return os.environ.get("LUIGI_CONFIG_PATH") or str(PROJECT_CONFIG)

@@ -9,9 +9,11 @@ Graph for batch date D (P is the previous batch date in the landing folder):
 Run one date with ``luigi --module pipeline.tasks DailyPipeline --date D --local-scheduler``.
 """
 
+import hashlib
 import json
 import logging
 from datetime import date, timedelta
+from pathlib import Path
 
 import luigi
 import luigi.format
@@ -31,7 +33,7 @@ from pipeline import (
 )
 from pipeline.features import BATCH_DATE_COLUMN, combine_batches, split_window
 from pipeline.scoring import PREDICTION_COLUMNS
-from pipeline.validation import validate_file
+from pipeline.validation import BatchValidationError, validate_file
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,32 @@ def log_once(level: int, message: str) -> None:
     if message not in _logged_messages:
         _logged_messages.add(message)
         logger.log(level, message)
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def warn_if_batch_changed(day: date, source: str, report_target) -> None:
+    """Warn once when a batch file no longer matches the file that was validated.
+
+    Stored batches are immutable: a changed file is not read again by itself.
+    """
+    if not Path(source).exists():
+        return
+    recorded = read_json(report_target).get("sha256")
+    if recorded and recorded != file_digest(source):
+        log_once(
+            logging.WARNING,
+            f"{source} changed after it was validated on the first run of {day}; the "
+            "stored batch is kept. To process the new file, delete "
+            f"{layout.validated_dir(day)} and {layout.runs_dir(day)} and run the date "
+            "again (its MLflow runs stay, the new ones are added).",
+        )
 
 
 def window_dates(batch_date: date) -> list[date]:
@@ -121,13 +149,28 @@ class ValidateBatch(luigi.Task):
             "report": luigi.LocalTarget(folder / "report.json"),
         }
 
+    def complete(self):
+        done = super().complete()
+        if done:
+            warn_if_batch_changed(self.date, self.input().path, self.output()["report"])
+        return done
+
     def run(self):
-        self.set_status_message(f"validating {self.input().path}")
-        result = validate_file(self.input().path)
-        with self.output()["accepted"].open("w") as handle:
-            result.accepted.to_parquet(handle, index=False)
+        source = self.input().path
+        self.set_status_message(f"validating {source}")
+        result = validate_file(source)
+        result.report["sha256"] = file_digest(source)
         with self.output()["quarantine"].open("w") as handle:
             result.quarantined.to_csv(handle, index=False)
+        if result.accepted.empty:
+            raise BatchValidationError(
+                f"{source}: no row passed validation ({result.report['rows_read']} read, "
+                f"{result.report['rows_quarantined']} quarantined, reasons in "
+                f"{self.output()['quarantine'].path}). Replace the file with a valid "
+                "batch and run the date again."
+            )
+        with self.output()["accepted"].open("w") as handle:
+            result.accepted.to_parquet(handle, index=False)
         # The report is written last: it marks the stored batch as whole.
         write_json(self.output()["report"], result.report)
         self.set_status_message(
@@ -331,9 +374,7 @@ class PromoteModel(BatchDateTask):
             name: read_json(target)
             for name, target in self.input()["candidates"].items()
         }
-        production_version = read_json(self.input()["score"]["summary"])[
-            "model_version"
-        ]
+        production_version = self.current_production(config.model_name)
         split = split_window(
             load_window(self.date), self.date, config.validation_fraction
         )
@@ -351,6 +392,28 @@ class PromoteModel(BatchDateTask):
         MlflowClient().set_terminated(self.parent_run_id(), status="FINISHED")
         self.set_status_message(f"{outcome['decision']}: {outcome['reason']}")
         write_json(self.output(), outcome)
+
+    def current_production(self, model_name: str) -> str | None:
+        """Return the version the challenger must beat: production as it is now.
+
+        It differs from the version that scored the batch only when the batch arrived
+        after later dates had run. The gate then compares with the newer model, so a
+        late batch never replaces it without beating it.
+        """
+        scored = read_json(self.input()["score"]["summary"])["model_version"]
+        current = registry.production_version(model_name)
+        if current is None:
+            return scored
+        if str(current.version) != str(scored):
+            logger.warning(
+                "%s arrived late: it was scored with version %s, but production is now "
+                "version %s, so the challenger is compared with version %s",
+                self.date,
+                scored,
+                current.version,
+                current.version,
+            )
+        return str(current.version)
 
 
 class DailyPipeline(luigi.WrapperTask):

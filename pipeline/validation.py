@@ -54,6 +54,11 @@ def check_header(path: Path, header: list[str], require_label: bool) -> None:
     expected = INPUT_COLUMNS if require_label else INPUT_COLUMNS[:-1]
     missing = [name for name in expected if name not in header]
     duplicated = sorted({name for name in header if header.count(name) > 1})
+    if len(header) == 1 and header[0].count(";") >= len(expected) - 1:
+        raise BatchValidationError(
+            f"{path}, line 1 (header): the fields are separated by ';'. "
+            "Batch files must be comma-separated CSV; re-export the file with ','."
+        )
     if missing or duplicated:
         problems = []
         if missing:
@@ -69,11 +74,15 @@ def check_header(path: Path, header: list[str], require_label: bool) -> None:
 
 def read_rows(
     path: Path, require_label: bool = True
-) -> tuple[list[str], list[list[str]], list[dict]]:
-    """Read a CSV file as text; return the header, the well-formed rows and the ragged ones."""
+) -> tuple[list[str], list[list[str]], list[dict], int]:
+    """Read a CSV file as text.
+
+    Returns the header, the rows with as many fields as the header, the others as
+    quarantine records, and the number of blank lines (which hold no row).
+    """
     if not path.exists():
         raise BatchValidationError(f"{path}: file not found")
-    rows, ragged = [], []
+    rows, ragged, blank_lines = [], [], 0
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -81,7 +90,8 @@ def read_rows(
             check_header(path, header, require_label)
             for fields in reader:
                 line = reader.line_num
-                if not fields or all(not value.strip() for value in fields):
+                if not fields:
+                    blank_lines += 1
                     continue
                 if len(fields) != len(header):
                     ragged.append(
@@ -104,7 +114,7 @@ def read_rows(
             f"{path}, line {reader.line_num}: unreadable CSV ({err}); "
             "check the quoting on that line"
         ) from err
-    return header, rows, ragged
+    return header, rows, ragged, blank_lines
 
 
 def parse_column(name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -140,7 +150,7 @@ def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
     ``reason``, ``line``; and a report of the counts.
     """
     path = Path(path)
-    header, rows, ragged = read_rows(path, require_label)
+    header, rows, ragged, blank_lines = read_rows(path, require_label)
     columns = [c for c in INPUT_COLUMNS if require_label or c != LABEL_COLUMN]
     text = pd.DataFrame(rows, columns=[ROW_ID_COLUMN, *header], dtype=str)
 
@@ -187,6 +197,8 @@ def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
         "rows_accepted": len(accepted),
         "rows_quarantined": len(quarantined),
         "fraud_rows": int(accepted[LABEL_COLUMN].sum()) if require_label else None,
+        "blank_lines": blank_lines,
+        "duplicate_rows": int(text.duplicated(subset=header).sum()),
         "ignored_columns": ignored,
         "quarantine_reasons": quarantined["reason"].value_counts().to_dict(),
     }
@@ -194,6 +206,12 @@ def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
         raise RuntimeError(f"{path}: validation lost rows: {report}")
     if ignored:
         logger.warning("%s: ignored extra column(s) %s", path, ", ".join(ignored))
+    if report["duplicate_rows"]:
+        logger.warning(
+            "%s: %d row(s) repeat an earlier row of the file exactly; they are kept",
+            path,
+            report["duplicate_rows"],
+        )
     if len(quarantined):
         logger.warning(
             "%s: quarantined %d of %d rows (%s)",

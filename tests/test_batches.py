@@ -68,3 +68,34 @@ def test_split_rejects_nonpositive_day_length(data_dir, tmp_path):
 
     with pytest.raises(ValueError, match="hours_per_day must be positive, got 0"):
         split_days(source, date(2024, 1, 1), hours_per_day=0)
+
+
+def test_split_rejects_infinite_time(data_dir, tmp_path):
+    source = tmp_path / "source.csv"
+    source.write_text(HEADER + '1e400,1.5,2,"0"\n')
+
+    with pytest.raises(
+        BatchValidationError, match="line 2, column Time: invalid value '1e400'"
+    ):
+        split_days(source, date(2024, 1, 1), hours_per_day=6)
+
+
+def test_split_rejects_binary_file(data_dir, tmp_path):
+    source = tmp_path / "source.csv"
+    source.write_bytes(b"\xf0\x28\x8c\x28" * 50)
+
+    with pytest.raises(BatchValidationError, match="not a UTF-8 text file"):
+        split_days(source, date(2024, 1, 1), hours_per_day=6)
+
+
+def test_invalid_batch_names_are_ignored(data_dir, caplog):
+    layout.incoming_dir().mkdir(parents=True)
+    for name in (
+        "transactions_2013-13-45.csv",
+        "transactions_20131014.csv",
+        "transactions_2013-09-01.csv",
+    ):
+        (layout.incoming_dir() / name).write_text("Time\n")
+
+    assert layout.incoming_dates() == [date(2013, 9, 1)]
+    assert "transactions_2013-13-45.csv: a batch file must be named" in caplog.text

@@ -225,6 +225,102 @@ def test_quickstart_uses_synthetic_stand_in(tmp_path):
 
 @pytest.mark.parametrize("command", ["dashboard", "schedule"])
 def test_delegated_command_help(command, tmp_path):
-    result = run_command([BIN / "fraud-pipeline", command, "--help"], tmp_path / "data", tmp_path)
+    result = run_command(
+        [BIN / "fraud-pipeline", command, "--help"], tmp_path / "data", tmp_path
+    )
 
     assert f"usage: fraud-pipeline {command}" in result.stdout
+
+
+def write_config(tmp_path, old, new):
+    text = (settings.PROJECT_CONFIG).read_text()
+    assert old in text
+    path = tmp_path / "luigi.cfg"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "validation_fraction = 0.5",
+            "validation_fraction = 1.5",
+            "[fraud] validation_fraction = 1.5",
+        ),
+        (
+            '"max_depth": 4,',
+            '"max_depthh": 4,',
+            "params max_depthh are not XGBoost parameters",
+        ),
+        (
+            "estimator = random_forest",
+            "estimator = random_forrest",
+            "estimator 'random_forrest' is unknown",
+        ),
+    ],
+)
+def test_invalid_config_stops_before_tasks(tmp_path, source_csv, old, new, message):
+    config = write_config(tmp_path, old, new)
+    data_dir = tmp_path / "data"
+    run_command(
+        [BIN / "fraud-pipeline", "split-days", source_csv, "--hours-per-day", "24"],
+        data_dir,
+        tmp_path,
+    )
+    env_args = ["env", f"LUIGI_CONFIG_PATH={config}"]
+
+    result = run_command(
+        [*env_args, BIN / "fraud-pipeline", "run", "--date", "2013-09-01"],
+        data_dir,
+        tmp_path,
+        check_rc=2,
+    )
+
+    assert message in result.stderr
+    assert not (data_dir / "validated").exists()
+
+
+def test_batch_without_valid_rows_fails_then_recovers(tmp_path, source_csv):
+    data_dir = tmp_path / "data"
+    incoming = data_dir / "incoming"
+    incoming.mkdir(parents=True)
+    lines = source_csv.read_text().splitlines()
+    batch = incoming / "transactions_2024-01-01.csv"
+    batch.write_text(lines[0] + "\n")
+
+    failed = run_command(
+        [BIN / "fraud-pipeline", "run", "--date", "2024-01-01"],
+        data_dir,
+        tmp_path,
+        check_rc=1,
+    )
+    assert (
+        "transactions_2024-01-01.csv: no row passed validation (0 read" in failed.stderr
+    )
+
+    batch.write_text("\n".join(lines[:3001]) + "\n")
+    run_command(
+        [BIN / "fraud-pipeline", "run", "--date", "2024-01-01"], data_dir, tmp_path
+    )
+    assert (data_dir / "runs" / "2024-01-01" / "promotion.json").exists()
+
+
+def test_predict_unknown_version(cli_store, source_csv):
+    result = run_command(
+        [BIN / "fraud-pipeline", "predict", source_csv, "--version", "99"],
+        cli_store["data_dir"],
+        cli_store["workdir"],
+        check_rc=2,
+    )
+
+    assert "version '99' of registered model" in result.stderr
+
+
+def test_data_folder_lock_rejects_second_holder(data_dir):
+    from pipeline.cli import DataFolderBusyError, data_folder_lock
+
+    with data_folder_lock():
+        with pytest.raises(DataFolderBusyError, match=f"pid {os.getpid()}"):
+            with data_folder_lock():
+                pass

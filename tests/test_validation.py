@@ -152,3 +152,27 @@ def test_rows_sorted_by_time(tmp_path):
     assert list(accepted["Time"]) == [5.0, 50.0]
     assert list(accepted["row_id"]) == [3, 2]
     assert isinstance(accepted, pd.DataFrame)
+
+
+def test_blank_lines_and_duplicates_reported(tmp_path):
+    path = write(tmp_path, HEADER, row(), "", row(), row(v1="2"))
+    report = validate_file(path).report
+
+    assert report["blank_lines"] == 1
+    assert report["duplicate_rows"] == 1
+    assert report["rows_accepted"] == 3
+
+
+def test_row_of_empty_fields_is_quarantined(tmp_path):
+    path = write(tmp_path, HEADER, "," * 30, row())
+    batch = validate_file(path)
+
+    assert batch.report["rows_quarantined"] == 1
+    assert batch.quarantined["reason"].iloc[0] == "missing value"
+
+
+def test_semicolon_separator_is_named(tmp_path):
+    path = write(tmp_path, ";".join(INPUT_COLUMNS), row().replace(",", ";"))
+
+    with pytest.raises(BatchValidationError, match="separated by ';'"):
+        validate_file(path)
