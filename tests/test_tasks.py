@@ -300,3 +300,35 @@ def test_interrupted_run_marked_failed_and_redone(source_csv, tmp_path):
 def test_missing_batch_leaves_date_pending(data_dir):
     assert not run_pipeline([DailyPipeline(date=date(2030, 1, 1))])
     assert not (layout.runs_dir(date(2030, 1, 1)) / "promotion.json").exists()
+
+
+def test_late_batch_gated_against_current_production(source_csv, tmp_path, caplog):
+    with pipeline_environment(tmp_path / "data"):
+        first, second, third = sorted(split_days(source_csv, STORE_START, 16))
+        late_file = layout.incoming_path(second)
+        held_back = tmp_path / late_file.name
+        late_file.rename(held_back)
+        assert run_pipeline([Backfill(start=first, end=third)])
+        tracking.configure()
+        production_before = MlflowClient().get_model_version_by_alias(
+            MODEL_NAME, "production"
+        )
+
+        held_back.rename(late_file)
+        assert run_pipeline([DailyPipeline(date=second)])
+        score = json.loads((layout.runs_dir(second) / "score.json").read_text())
+        promotion = json.loads((layout.runs_dir(second) / "promotion.json").read_text())
+        first_promotion = json.loads(
+            (layout.runs_dir(first) / "promotion.json").read_text()
+        )
+
+        assert score["model_version"] == first_promotion["production_version_after"]
+        assert f"{second} arrived late" in caplog.text
+        if promotion["decision"] != "promoted":
+            assert promotion["production_version_after"] == str(
+                production_before.version
+            )
+            current = MlflowClient().get_model_version_by_alias(
+                MODEL_NAME, "production"
+            )
+            assert current.version == production_before.version
