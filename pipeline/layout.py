@@ -1,4 +1,4 @@
-"""Where each file of the pipeline lives inside the data folder.
+"""Layout of the pipeline's files inside the data folder.
 
 incoming/transactions_<date>.csv        batches as they arrive
 validated/<date>/transactions.parquet   accepted rows, typed, with row_id

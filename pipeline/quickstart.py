@@ -66,7 +66,7 @@ def format_score(value: float | None, version: str | None = None) -> str:
 
 
 def date_table() -> list[str]:
-    """One line per finished date: rows, production's live score, the gate's outcome."""
+    """Format one line per date: rows, production's live score and the gate's outcome."""
     lines = [
         "  date        rows  quarantined  production AP  best candidate             AP      decision",
     ]

@@ -144,10 +144,10 @@ def parse_column(name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
 def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
     """Validate a creditcard.csv-layout file.
 
-    Returns accepted rows with columns ``row_id`` (line number in the file), ``Time``,
-    ``V1``..``V28``, ``Amount`` as float64 and ``Class`` as int8 (when required), sorted
-    by ``Time`` then ``row_id``; quarantined rows with ``row_id``, ``column``, ``value``,
-    ``reason``, ``line``; and a report of the counts.
+    The accepted rows have the columns ``row_id`` (line number in the file), ``Time``,
+    ``V1``..``V28`` and ``Amount`` as float64, and ``Class`` as int8 when required. They
+    are sorted by ``Time``, then ``row_id``. The quarantined rows have ``row_id``,
+    ``column``, ``value``, ``reason`` and ``line``. The report holds the counts.
     """
     path = Path(path)
     header, rows, ragged, blank_lines = read_rows(path, require_label)
