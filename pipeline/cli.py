@@ -81,6 +81,7 @@ def data_folder_lock():
 
     With a local scheduler nothing else stops two commands from running the same
     date at once and logging it twice. A central luigid hands each task to one worker.
+    NOTE: plain "luigi --module ... --local-scheduler" runs do not take this lock.
     """
     path = settings.data_dir() / ".pipeline.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

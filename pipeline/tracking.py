@@ -2,7 +2,7 @@
 
 Each run carries the tags listed in docs/tracking.md. Before a task starts a run it looks
 for a finished run with the same identifying tags and reuses it, so re-running a date
-creates no duplicates; an unfinished one left by an interrupted attempt is marked FAILED.
+creates no duplicates. A run left RUNNING by an interrupted attempt is marked FAILED.
 """
 
 import logging

@@ -147,7 +147,7 @@ def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
     The accepted rows have the columns ``row_id`` (line number in the file), ``Time``,
     ``V1``..``V28`` and ``Amount`` as float64, and ``Class`` as int8 when required. They
     are sorted by ``Time``, then ``row_id``. The quarantined rows have ``row_id``,
-    ``column``, ``value``, ``reason`` and ``line``. The report holds the counts.
+    ``column``, ``value``, ``reason`` and ``line``. The report contains the counts.
     """
     path = Path(path)
     header, rows, ragged, blank_lines = read_rows(path, require_label)
@@ -206,6 +206,8 @@ def validate_file(path: Path, require_label: bool = True) -> ValidatedBatch:
         raise RuntimeError(f"{path}: validation lost rows: {report}")
     if ignored:
         logger.warning("%s: ignored extra column(s) %s", path, ", ".join(ignored))
+    # NOTE: repeated rows are counted and logged but accepted, since the real file
+    # contains exact repeats of genuine transactions.
     if report["duplicate_rows"]:
         logger.warning(
             "%s: %d row(s) repeat an earlier row of the file exactly; they are kept",
